@@ -1,0 +1,99 @@
+/*
+ * state — every vehicle's live state as a fixed C struct, and the pure merge
+ * of one telemetry object into it.
+ *
+ * The merge is the contract's "state is the merge of all messages in ts
+ * order": each field group keeps the ts it was last set at, so an object
+ * older than the newest one still fills what nothing newer has set, and never
+ * rolls anything back. Duplicates are found by (vin, seq): a 64-bit window
+ * below the highest seq, plus seq *gaps* (ranges that slid out of the window
+ * unseen) kept by the store, so the answer is exact for any reordering.
+ *
+ * state_merge() is pure and works on a copy: the caller merges into `next`,
+ * commits `next` to the store, and only then state_put()s it, so a failed
+ * commit leaves memory as it was. Thread: the core (MQTT callback) thread
+ * owns a struct state; nothing else touches it.
+ */
+#ifndef PW_STATE_H
+#define PW_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "decode.h"
+
+/* Field groups with their own last-set ts: the PW_F_* bits except tires,
+ * which keep one ts per wheel. Index = bit position of the PW_F_* flag. */
+#define PW_STATE_GROUPS 11
+#define PW_SEQ_WINDOW   64
+
+struct pw_vehicle {
+	char vin[PW_VIN_LEN + 1];
+	int64_t seq_max;     /* highest seq applied; -1 before the first object */
+	uint64_t seq_window; /* bit i set: seq_max - i applied (bit 0 = seq_max) */
+	int64_t msg_count;   /* telemetry objects applied, duplicates excluded */
+	int64_t ts_ms;       /* newest ts applied */
+	int64_t group_ts_ms[PW_STATE_GROUPS]; /* when each PW_F_* group was last set */
+	int64_t tire_ts_ms[PW_TIRE_COUNT];
+	int64_t history_bucket;      /* last history bucket written (ts / interval) */
+	int64_t odometer_rollbacks;  /* objects whose odometer went backwards */
+	int64_t status_ts_ms;        /* from the status topic; 0 = never */
+	uint8_t online;              /* last status: 1 online, 0 offline/unknown */
+	struct pw_telemetry latest;  /* latest.has = every group ever set */
+};
+
+enum pw_seq_class {
+	PW_SEQ_NEW = 0,       /* above seq_max, or an unset bit in the window */
+	PW_SEQ_DUPLICATE,     /* a set bit in the window */
+	PW_SEQ_BELOW_WINDOW,  /* older than the window: ask the store's gaps */
+};
+
+/* A range of seqs [lo, hi] that is known not to have been seen. */
+struct pw_seq_gap {
+	int64_t lo, hi;
+};
+#define PW_GAPS_MAX (PW_SEQ_WINDOW / 2 + 2)
+
+struct state_merge_result {
+	int new_vehicle;       /* `cur` was NULL */
+	int late;              /* ts older than the vehicle's newest */
+	int changed;           /* some latest field changed */
+	int odometer_rollback; /* the odometer went backwards and was not applied */
+	int dtc_changed;       /* the DTC set differs from the one before */
+	int history_due;       /* write a history row: a new bucket, or late into one */
+	int n_gaps;            /* seq ranges left behind unseen; the store keeps them */
+	struct pw_seq_gap gaps[PW_GAPS_MAX];
+};
+
+struct state;
+
+/* A table sized for about `expected` vehicles (it grows). NULL on ENOMEM. */
+struct state *state_new(size_t expected);
+void state_free(struct state *s);
+
+/* Borrowed; valid until the next state_put() or state_free(). NULL if unknown. */
+const struct pw_vehicle *state_find(const struct state *s, const char *vin);
+
+/* Stores a copy of `v` under v->vin, adding or replacing. */
+int state_put(struct state *s, const struct pw_vehicle *v);
+
+size_t state_count(const struct state *s);
+
+/* Calls fn for each vehicle, in no particular order; stops at a non-zero return. */
+int state_foreach(const struct state *s, int (*fn)(void *ctx, const struct pw_vehicle *v),
+		  void *ctx);
+
+/* Where `seq` stands for vehicle `v` (NULL: never seen, so PW_SEQ_NEW). */
+enum pw_seq_class state_classify_seq(const struct pw_vehicle *v, int64_t seq);
+
+/* Merges `t` (not a duplicate: the caller classified it) into a copy of
+ * `cur` (NULL for a vehicle never seen) and writes the result to `next`.
+ * `history_interval_ms` buckets history. Pure: touches nothing else. */
+void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
+		 int64_t history_interval_ms, struct pw_vehicle *next,
+		 struct state_merge_result *res);
+
+/* Applies a status message to a copy: newer status_ts wins. */
+void state_merge_status(const struct pw_vehicle *cur, const char *vin, int online, int64_t ts_ms,
+			struct pw_vehicle *next);
+
+#endif
