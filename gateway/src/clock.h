@@ -32,6 +32,11 @@ int64_t clock_real_ms(void);
  * optional ".sss", optional "Z" or "+08:00"/"-0500". Without an offset the
  * time is UTC. PW_EINVAL on anything else (month 13, Feb 30, trailing junk). */
 int clock_parse_iso8601(const char *s, int64_t *ms_out);
+/* Same, and tells whether the text carried an offset ("Z" or "+08:00"):
+ * *had_offset = 0 means the caller may treat the time as local (for example
+ * CSV times in the site's time zone) and correct *ms_out itself.
+ * had_offset may be NULL. */
+int clock_parse_iso8601_ex(const char *s, int64_t *ms_out, int *had_offset);
 
 /* Formats ms since epoch as "2026-11-23T08:30:15.000Z" into buf (>= 25 bytes). */
 void clock_format_iso8601(int64_t ms, char *buf, size_t len);
