@@ -1,9 +1,361 @@
-/* main — placeholder until ingest lands. */
+/*
+ * main — wires the gateway: parse options, load config, open the store,
+ * reload state, start HTTP and MQTT, wait for SIGTERM/SIGINT, stop in
+ * reverse order. Sub-commands (version, import, sweep) dispatch from here.
+ *
+ * Exit status (CONTRACT "Programs"): 0 ok; 2 bad usage, bad config or bad
+ * input file; 1 runtime failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
-#include "pw.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-int main(void)
+#include "clock.h"
+#include "config.h"
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "mqtt.h"
+#include "pw.h"
+#include "state.h"
+#include "store.h"
+
+#define EXIT_USAGE         2
+#define RETENTION_EVERY_MS (3600LL * 1000)
+
+static atomic_int stop_requested; /* the one global: set by the signal handler */
+
+static void on_signal(int sig)
 {
-	printf("pitwall %s\n", PW_VERSION);
-	return 0;
+	(void)sig;
+	atomic_store(&stop_requested, 1);
+}
+
+static const char usage_text[] =
+    "usage: pitwall [--config FILE] [--db FILE] [--broker URI] [--http ADDR:PORT]\n"
+    "               [--site ID] [--now ISO8601 [--speedup K] [--anchor UNIX_S]]\n"
+    "               [--log-level error|warn|info|debug]\n"
+    "       pitwall import --db FILE KIND FILE.csv\n"
+    "       pitwall sweep --db FILE [--now ISO8601]\n"
+    "       pitwall version\n"
+    "\n"
+    "Runs the Pitwall gateway: subscribes to vehicle telemetry on the MQTT broker,\n"
+    "keeps every car's state in SQLite and serves /healthz and /metrics over HTTP.\n"
+    "\n"
+    "  --config FILE     JSON config (keys: docs/config.md); flags override it\n"
+    "  --db FILE         SQLite database              (default ./pitwall.db)\n"
+    "  --broker URI      MQTT broker                  (default tcp://127.0.0.1:1883)\n"
+    "  --http ADDR:PORT  HTTP listen address          (default 127.0.0.1:8080)\n"
+    "  --site ID         site id, used in MQTT topics (default \"default\")\n"
+    "  --now ISO8601     virtual clock: reads this time at --anchor ...\n"
+    "  --speedup K       ... and runs K times faster than real time (default 1)\n"
+    "  --anchor UNIX_S   real instant the virtual clock reads --now (default: start)\n"
+    "  --log-level L     error, warn, info (default) or debug\n"
+    "\n"
+    "Exit status: 0 ok, 2 bad usage/config/input, 1 runtime failure.\n";
+
+struct cli {
+	const char *config_path;
+	const char *db;
+	const char *broker;
+	const char *http;
+	const char *site;
+	const char *now;
+	const char *speedup;
+	const char *anchor;
+	const char *log_level;
+};
+
+static int parse_cli(int argc, char **argv, struct cli *cli)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+	                                     {"db", required_argument, NULL, 'd'},
+	                                     {"broker", required_argument, NULL, 'b'},
+	                                     {"http", required_argument, NULL, 'H'},
+	                                     {"site", required_argument, NULL, 's'},
+	                                     {"now", required_argument, NULL, 'n'},
+	                                     {"speedup", required_argument, NULL, 'k'},
+	                                     {"anchor", required_argument, NULL, 'a'},
+	                                     {"log-level", required_argument, NULL, 'l'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli->config_path = optarg;
+			break;
+		case 'd':
+			cli->db = optarg;
+			break;
+		case 'b':
+			cli->broker = optarg;
+			break;
+		case 'H':
+			cli->http = optarg;
+			break;
+		case 's':
+			cli->site = optarg;
+			break;
+		case 'n':
+			cli->now = optarg;
+			break;
+		case 'k':
+			cli->speedup = optarg;
+			break;
+		case 'a':
+			cli->anchor = optarg;
+			break;
+		case 'l':
+			cli->log_level = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			fputs(usage_text, stderr);
+			return PW_EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pitwall: unexpected argument '%s'\n%s", argv[optind], usage_text);
+		return PW_EINVAL;
+	}
+	if ((cli->speedup || cli->anchor) && !cli->now) {
+		fprintf(stderr, "pitwall: --speedup and --anchor need --now\n");
+		return PW_EINVAL;
+	}
+	return PW_OK;
+}
+
+static int copy_flag(char *dst, size_t cap, const char *value, const char *flag)
+{
+	if (strlen(value) >= cap) {
+		fprintf(stderr, "pitwall: %s: value too long (at most %zu bytes)\n", flag, cap - 1);
+		return PW_EINVAL;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return PW_OK;
+}
+
+static int parse_number(const char *s, const char *flag, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max)) {
+		fprintf(stderr, "pitwall: %s: expected a number %g..%g, got '%s'\n", flag, min, max,
+		        s);
+		return PW_EINVAL;
+	}
+	*out = v;
+	return PW_OK;
+}
+
+/* Builds the configuration: defaults, then the file, then the flags. */
+static int load_config(const struct cli *cli, struct pw_config *cfg, struct pw_clock *clk)
+{
+	char err[PW_CONFIG_ERR_MAX];
+	char default_client_id[sizeof(cfg->mqtt.client_id)];
+
+	config_defaults(cfg);
+	if (cli->config_path &&
+	    config_load_file(cfg, cli->config_path, err, sizeof(err)) != PW_OK) {
+		fprintf(stderr, "pitwall: %s\n", err);
+		return PW_EINVAL;
+	}
+	snprintf(default_client_id, sizeof(default_client_id), "pitwall-gateway-%s", cfg->site.id);
+	if (cli->db && copy_flag(cfg->db.path, sizeof(cfg->db.path), cli->db, "--db"))
+		return PW_EINVAL;
+	if (cli->broker && copy_flag(cfg->mqtt.uri, sizeof(cfg->mqtt.uri), cli->broker, "--broker"))
+		return PW_EINVAL;
+	if (cli->http && copy_flag(cfg->http.listen, sizeof(cfg->http.listen), cli->http, "--http"))
+		return PW_EINVAL;
+	if (cli->site) {
+		if (copy_flag(cfg->site.id, sizeof(cfg->site.id), cli->site, "--site"))
+			return PW_EINVAL;
+		/* the durable session follows the site unless the file named it */
+		if (strcmp(cfg->mqtt.client_id, default_client_id) == 0)
+			snprintf(cfg->mqtt.client_id, sizeof(cfg->mqtt.client_id),
+			         "pitwall-gateway-%s", cfg->site.id);
+	}
+	if (cli->log_level && log_parse_level(cli->log_level, &cfg->log_level) != PW_OK) {
+		fprintf(stderr, "pitwall: --log-level: expected error, warn, info or debug\n");
+		return PW_EINVAL;
+	}
+	if (config_validate(cfg, err, sizeof(err)) != PW_OK) {
+		fprintf(stderr, "pitwall: %s\n", err);
+		return PW_EINVAL;
+	}
+	clock_init_real(clk);
+	if (cli->now) {
+		int64_t base_ms;
+		double speedup = 1, anchor = -1;
+
+		if (clock_parse_iso8601(cli->now, &base_ms) != PW_OK) {
+			fprintf(stderr,
+			        "pitwall: --now: expected ISO 8601 like 2026-11-23T08:00:00Z, "
+			        "got '%s'\n",
+			        cli->now);
+			return PW_EINVAL;
+		}
+		if (cli->speedup && parse_number(cli->speedup, "--speedup", 1e-3, 1e6, &speedup))
+			return PW_EINVAL;
+		if (cli->anchor && parse_number(cli->anchor, "--anchor", 0, 1e11, &anchor))
+			return PW_EINVAL;
+		if (clock_init_virtual(clk, base_ms, speedup, (int64_t)anchor) != PW_OK) {
+			fprintf(stderr, "pitwall: bad virtual clock settings\n");
+			return PW_EINVAL;
+		}
+	}
+	return PW_OK;
+}
+
+static int reload_one(void *ctx, const struct pw_vehicle *v)
+{
+	return state_put(ctx, v);
+}
+
+/* dashboard/ beside the sources (a build tree) unless the config names one. */
+static const char *static_dir(const struct pw_config *cfg)
+{
+	static char path[PW_PATH_MAX];
+
+	if (cfg->http.static_dir[0])
+		return cfg->http.static_dir;
+	snprintf(path, sizeof(path), "%s/dashboard", PW_SOURCE_DIR);
+	return access(path, R_OK) == 0 ? path : NULL;
+}
+
+static void purge_positions(struct store *st, const struct pw_config *cfg,
+                            const struct pw_clock *clk)
+{
+	int64_t before = clock_now_ms(clk) - (int64_t)cfg->db.retention_days * 86400 * 1000;
+	int cleared = 0, total = 0;
+
+	do {
+		if (store_purge_positions(st, before, 2000, &cleared) != PW_OK)
+			return;
+		total += cleared;
+	} while (cleared == 2000 && !atomic_load(&stop_requested));
+	if (total)
+		log_info("main", "cleared %d positions older than %d days", total,
+		         cfg->db.retention_days);
+}
+
+static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
+{
+	struct metrics *metrics = NULL;
+	struct store *store = NULL, *housekeeping = NULL;
+	struct state *state = NULL;
+	struct ingest *ingest = NULL;
+	struct http *http = NULL;
+	struct mqtt *mqtt = NULL;
+	struct sigaction sa;
+	int rc = 1;
+	int64_t next_purge_ms = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	metrics = metrics_new();
+	state = state_new(1024);
+	if (!metrics || !state)
+		goto out;
+	store = store_open(cfg->db.path, STORE_READ_WRITE);
+	if (!store)
+		goto out;
+	housekeeping = store_open(cfg->db.path, STORE_READ_WRITE);
+	if (!housekeeping)
+		goto out;
+	if (store_load_vehicles(store, reload_one, state) != PW_OK) {
+		log_error("main", "cannot reload vehicle state from %s", cfg->db.path);
+		goto out;
+	}
+	metrics_set_vehicles(metrics, state_count(state));
+	log_info("main", "pitwall %s: site %s, database %s, %zu vehicles", PW_VERSION, cfg->site.id,
+	         cfg->db.path, state_count(state));
+
+	http = http_start(&(struct http_options){.listen = cfg->http.listen,
+	                                         .db_path = cfg->db.path,
+	                                         .static_dir = static_dir(cfg),
+	                                         .metrics = metrics});
+	if (!http)
+		goto out;
+	ingest =
+	    ingest_new(&(struct ingest_options){.site_id = cfg->site.id,
+	                                        .clock = clk,
+	                                        .metrics = metrics,
+	                                        .store = store,
+	                                        .state = state,
+	                                        .history_interval_s = cfg->db.history_interval_s});
+	if (!ingest)
+		goto out;
+	mqtt = mqtt_start(
+	    &(struct mqtt_options){.cfg = cfg, .clock = clk, .ingest = ingest, .metrics = metrics});
+	if (!mqtt)
+		goto out;
+
+	while (!atomic_load(&stop_requested)) {
+		struct timespec tick = {0, 100 * 1000 * 1000};
+		int64_t now = clock_real_ms();
+
+		mqtt_tick(mqtt);
+		if (now >= next_purge_ms) {
+			purge_positions(housekeeping, cfg, clk);
+			next_purge_ms = now + RETENTION_EVERY_MS;
+		}
+		nanosleep(&tick, NULL);
+	}
+	log_info("main", "stopping");
+	rc = 0;
+out:
+	mqtt_stop(mqtt); /* no message is in hand after this */
+	ingest_free(ingest);
+	http_stop(http);
+	store_close(housekeeping);
+	store_close(store);
+	state_free(state);
+	metrics_free(metrics);
+	return rc;
+}
+
+static int cmd_not_yet(const char *name)
+{
+	fprintf(stderr, "pitwall %s: not available in this version yet\n", name);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = {0};
+	struct pw_config cfg;
+	struct pw_clock clk;
+
+	if (argc > 1 && strcmp(argv[1], "version") == 0) {
+		printf("pitwall %s\n", PW_VERSION);
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "import") == 0 || strcmp(argv[1], "sweep") == 0))
+		return cmd_not_yet(argv[1]);
+	if (parse_cli(argc, argv, &cli) != PW_OK)
+		return EXIT_USAGE;
+	if (load_config(&cli, &cfg, &clk) != PW_OK)
+		return EXIT_USAGE;
+	log_set_level(cfg.log_level);
+	return run_gateway(&cfg, &clk);
 }

@@ -1,0 +1,58 @@
+/*
+ * ingest — the core: one MQTT message in, its effects committed, its
+ * verdicts out. decode → dedupe by (vin, seq) → merge into the vehicle's
+ * state → write SQLite → commit → only then update memory and count.
+ *
+ * No MQTT here (mqtt.c feeds it and publishes what it returns), so it is
+ * tested with a real store and no broker. Thread: the core thread (Paho's
+ * callback thread) alone calls ingest_process(); the struct ingest, the
+ * state table and the read-write store belong to that thread.
+ */
+#ifndef PW_INGEST_H
+#define PW_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "clock.h"
+#include "decode.h"
+#include "metrics.h"
+#include "state.h"
+#include "store.h"
+
+/* One rejected object, for pitwall/v1/sites/{site}/rejected. */
+struct ingest_reject {
+	enum pw_reject reason;
+	int index; /* position in a batch array; -1 for a single object or the whole message */
+	char detail[PW_DETAIL_MAX];
+};
+
+struct ingest_output {
+	int accepted;   /* objects committed (telemetry, status, plate reads) */
+	int duplicates; /* objects already applied before */
+	int rejected;   /* objects rejected; the first PW_BATCH_MAX are in rejects[] */
+	int n_rejects;
+	struct ingest_reject rejects[PW_BATCH_MAX];
+};
+
+struct ingest_options {
+	const char *site_id;          /* plate reads for other sites are rejected */
+	const struct pw_clock *clock; /* borrowed */
+	struct metrics *metrics;      /* borrowed */
+	struct store *store;          /* borrowed, read-write, used by the core thread only */
+	struct state *state;          /* borrowed, the core thread's */
+	int history_interval_s;
+};
+
+struct ingest;
+
+struct ingest *ingest_new(const struct ingest_options *opt);
+void ingest_free(struct ingest *in);
+
+/* Handles one MQTT message. PW_OK when every effect is committed (or the
+ * message was deliberately rejected): the caller may acknowledge it.
+ * PW_EIO when the database failed: nothing of the message is applied, memory
+ * is unchanged, and the caller must not acknowledge it. */
+int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const void *payload,
+                   size_t len, struct ingest_output *out);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * mqtt — the gateway's broker connection: see mqtt.h for the promises.
+ *
+ * Threads: Paho's receive thread calls on_message (the core thread: it owns
+ * ingest, the state table and the read-write store) and the connect/
+ * subscribe callbacks; the main thread calls mqtt_start/tick/stop; any
+ * thread may call mqtt_publish. `core_lock` is held while a message is
+ * processed so mqtt_stop can wait for the message in hand. Shared flags are
+ * C11 atomics.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <MQTTAsync.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "mqtt.h"
+#include "pw.h"
+
+#define TOPIC_MAX         256
+#define DB_RETRY_LIMIT_MS (60 * 1000)
+
+struct mqtt {
+	MQTTAsync client;
+	struct mqtt_options opt;
+	char password[256];
+	char topic_telemetry[TOPIC_MAX];
+	char topic_status[TOPIC_MAX];
+	char topic_anpr[TOPIC_MAX];
+	char topic_rejected[TOPIC_MAX];
+	char topic_gateway[TOPIC_MAX];
+	char gateway_online[128];
+	char gateway_offline[64];
+	MQTTAsync_willOptions will;
+	MQTTAsync_SSLOptions ssl;
+	MQTTAsync_connectOptions conn;
+	pthread_mutex_t core_lock;
+	struct ingest_output out; /* core thread only */
+	atomic_int connected;
+	atomic_int stopping;
+	atomic_int connect_failed; /* the first connect failed: main thread retries */
+	atomic_int ever_connected;
+	atomic_int disconnect_done;
+	int64_t next_connect_ms; /* main thread only */
+	int backoff_s;           /* main thread only */
+};
+
+static int read_password_file(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f) {
+		log_error("mqtt", "cannot read mqtt.password_file %s: %s", path, strerror(errno));
+		return PW_EIO;
+	}
+	if (!fgets(buf, (int)cap, f)) {
+		log_error("mqtt", "mqtt.password_file %s is empty", path);
+		fclose(f);
+		return PW_EINVAL;
+	}
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return PW_OK;
+}
+
+/* Publishes one rejection notice: {"topic","reason","ts"} plus the batch
+ * index and the checker's detail. Never echoes the payload. */
+static void publish_reject(struct mqtt *m, const char *topic, size_t topic_len,
+                           const struct ingest_reject *r)
+{
+	json_t *topic_str = json_stringn(topic, topic_len);
+	json_t *obj;
+	char *text;
+
+	if (!topic_str)
+		topic_str = json_string("(not UTF-8)");
+	obj = json_pack("{s:o, s:s, s:I, s:s}", "topic", topic_str, "reason",
+	                decode_reason_name(r->reason), "ts", (json_int_t)clock_now_ms(m->opt.clock),
+	                "detail", r->detail);
+	if (!obj)
+		return;
+	if (r->index >= 0)
+		json_object_set_new(obj, "index", json_integer(r->index));
+	text = json_dumps(obj, JSON_COMPACT);
+	if (text) {
+		mqtt_publish(m, m->topic_rejected, text, strlen(text), 0, 0);
+		free(text);
+	}
+	json_decref(obj);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Paho receive thread (the core thread). Returns 1 only once the message's
+ * effects are committed: Paho acknowledges it after we return. */
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	struct mqtt *m = ctx;
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	int waited_ms = 0, delay_ms = 50;
+
+	pthread_mutex_lock(&m->core_lock);
+	while (ingest_process(m->opt.ingest, topic, tlen, msg->payload, (size_t)msg->payloadlen,
+	                      &m->out) != PW_OK) {
+		if (waited_ms >= DB_RETRY_LIMIT_MS || atomic_load(&m->stopping)) {
+			log_error("mqtt",
+			          "database unavailable for %d s; exiting without "
+			          "acknowledging %.*s (the broker will redeliver it)",
+			          waited_ms / 1000, (int)tlen, topic);
+			_exit(1);
+		}
+		log_warn("mqtt", "could not commit %.*s; retrying in %d ms", (int)tlen, topic,
+		         delay_ms);
+		sleep_ms(delay_ms);
+		waited_ms += delay_ms;
+		delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
+	}
+	for (int i = 0; i < m->out.n_rejects; i++)
+		publish_reject(m, topic, tlen, &m->out.rejects[i]);
+	pthread_mutex_unlock(&m->core_lock);
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)ctx;
+	(void)resp;
+	log_info("mqtt", "subscribed");
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	(void)ctx;
+	log_error("mqtt", "subscribe failed: %d %s", resp ? resp->code : -1,
+	          resp && resp->message ? resp->message : "");
+}
+
+/* Paho thread: after the first connect and after every reconnect. */
+static void on_connected(void *ctx, char *cause)
+{
+	struct mqtt *m = ctx;
+	char *topics[3] = {m->topic_telemetry, m->topic_status, m->topic_anpr};
+	int qos[3];
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int rc;
+
+	(void)cause;
+	atomic_store(&m->connected, 1);
+	atomic_store(&m->ever_connected, 1);
+	atomic_store(&m->connect_failed, 0);
+	metrics_set_mqtt_connected(m->opt.metrics, 1);
+	log_info("mqtt", "connected to %s as %s", m->opt.cfg->mqtt.uri, m->opt.cfg->mqtt.client_id);
+	for (int i = 0; i < 3; i++)
+		qos[i] = m->opt.cfg->mqtt.qos;
+	ro.onSuccess = on_subscribe_ok;
+	ro.onFailure = on_subscribe_failed;
+	ro.context = m;
+	rc = MQTTAsync_subscribeMany(m->client, 3, topics, qos, &ro);
+	if (rc != MQTTASYNC_SUCCESS)
+		log_error("mqtt", "subscribe failed to start: %s", MQTTAsync_strerror(rc));
+	mqtt_publish(m, m->topic_gateway, m->gateway_online, strlen(m->gateway_online), 1, 1);
+}
+
+static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	(void)ctx; /* on_connected (set with MQTTAsync_setConnected) does the work */
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	struct mqtt *m = ctx;
+
+	log_warn("mqtt", "cannot connect to %s: %s", m->opt.cfg->mqtt.uri,
+	         resp && resp->message ? resp->message
+	                               : MQTTAsync_strerror(resp ? resp->code : -1));
+	metrics_set_mqtt_connected(m->opt.metrics, 0);
+	if (!atomic_load(&m->ever_connected))
+		atomic_store(&m->connect_failed, 1);
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+	struct mqtt *m = ctx;
+
+	atomic_store(&m->connected, 0);
+	metrics_set_mqtt_connected(m->opt.metrics, 0);
+	if (!atomic_load(&m->stopping))
+		log_warn("mqtt", "connection lost (%s); reconnecting", cause ? cause : "no reason");
+}
+
+static void build_topics(struct mqtt *m)
+{
+	const char *site = m->opt.cfg->site.id;
+
+	snprintf(m->topic_telemetry, TOPIC_MAX, "pitwall/v1/vehicles/+/telemetry");
+	snprintf(m->topic_status, TOPIC_MAX, "pitwall/v1/vehicles/+/status");
+	snprintf(m->topic_anpr, TOPIC_MAX, "pitwall/v1/sites/%s/anpr", site);
+	snprintf(m->topic_rejected, TOPIC_MAX, "pitwall/v1/sites/%s/rejected", site);
+	snprintf(m->topic_gateway, TOPIC_MAX, "pitwall/v1/sites/%s/gateway", site);
+	snprintf(m->gateway_online, sizeof(m->gateway_online),
+	         "{\"online\":true,\"version\":\"%s\"}", PW_VERSION);
+	snprintf(m->gateway_offline, sizeof(m->gateway_offline), "{\"online\":false}");
+}
+
+static int start_connect(struct mqtt *m)
+{
+	int rc = MQTTAsync_connect(m->client, &m->conn);
+
+	if (rc != MQTTASYNC_SUCCESS) {
+		log_warn("mqtt", "connect to %s did not start: %s", m->opt.cfg->mqtt.uri,
+		         MQTTAsync_strerror(rc));
+		atomic_store(&m->connect_failed, 1);
+		return PW_EIO;
+	}
+	return PW_OK;
+}
+
+struct mqtt *mqtt_start(const struct mqtt_options *opt)
+{
+	const struct pw_mqtt_config *mc = &opt->cfg->mqtt;
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	MQTTAsync_connectOptions conn = MQTTAsync_connectOptions_initializer;
+	struct mqtt *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m)
+		return NULL;
+	m->opt = *opt;
+	pthread_mutex_init(&m->core_lock, NULL);
+	build_topics(m);
+	if (mc->password_file[0] &&
+	    read_password_file(mc->password_file, m->password, sizeof(m->password)) != PW_OK)
+		goto out_free;
+
+	co.sendWhileDisconnected = 1;
+	co.maxBufferedMessages = 10000;
+	rc = MQTTAsync_createWithOptions(&m->client, mc->uri, mc->client_id,
+	                                 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		log_error("mqtt", "mqtt.uri %s: %s", mc->uri, MQTTAsync_strerror(rc));
+		goto out_free;
+	}
+	MQTTAsync_setCallbacks(m->client, m, on_connection_lost, on_message, NULL);
+	MQTTAsync_setConnected(m->client, m, on_connected);
+
+	m->will = will;
+	m->will.topicName = m->topic_gateway;
+	m->will.message = m->gateway_offline;
+	m->will.retained = 1;
+	m->will.qos = 1;
+	m->ssl = ssl;
+	if (mc->ca_file[0])
+		m->ssl.trustStore = mc->ca_file;
+	m->ssl.enableServerCertAuth = 1;
+
+	m->conn = conn;
+	m->conn.keepAliveInterval = mc->keepalive_s;
+	m->conn.cleansession = 0; /* durable: what devices publish while we are down waits */
+	m->conn.automaticReconnect = 1;
+	m->conn.minRetryInterval = mc->reconnect_min_s;
+	m->conn.maxRetryInterval = mc->reconnect_max_s;
+	m->conn.will = &m->will;
+	m->conn.onSuccess = on_connect_ok;
+	m->conn.onFailure = on_connect_failed;
+	m->conn.context = m;
+	if (mc->username[0])
+		m->conn.username = mc->username;
+	if (m->password[0])
+		m->conn.password = m->password;
+	if (strncmp(mc->uri, "ssl://", 6) == 0 || strncmp(mc->uri, "mqtts://", 8) == 0)
+		m->conn.ssl = &m->ssl;
+
+	m->backoff_s = mc->reconnect_min_s > 0 ? mc->reconnect_min_s : 1;
+	log_info("mqtt", "connecting to %s as %s", mc->uri, mc->client_id);
+	if (start_connect(m) != PW_OK)
+		m->next_connect_ms = clock_real_ms() + (int64_t)m->backoff_s * 1000;
+	return m;
+
+out_free:
+	pthread_mutex_destroy(&m->core_lock);
+	free(m);
+	return NULL;
+}
+
+void mqtt_tick(struct mqtt *m)
+{
+	int64_t now = clock_real_ms();
+
+	if (!m || atomic_load(&m->stopping) || !atomic_load(&m->connect_failed))
+		return;
+	if (m->next_connect_ms == 0) {
+		m->next_connect_ms = now + (int64_t)m->backoff_s * 1000;
+		return;
+	}
+	if (now < m->next_connect_ms)
+		return;
+	atomic_store(&m->connect_failed, 0);
+	m->next_connect_ms = 0;
+	m->backoff_s *= 2;
+	if (m->backoff_s > m->opt.cfg->mqtt.reconnect_max_s)
+		m->backoff_s = m->opt.cfg->mqtt.reconnect_max_s;
+	start_connect(m);
+}
+
+int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
+                 int retained)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	int rc;
+
+	msg.payload = (void *)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = qos;
+	msg.retained = retained;
+	rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+	if (rc != MQTTASYNC_SUCCESS) {
+		log_debug("mqtt", "publish to %s failed: %s", topic, MQTTAsync_strerror(rc));
+		return PW_EIO;
+	}
+	return PW_OK;
+}
+
+static void on_disconnected(void *ctx, MQTTAsync_successData *resp)
+{
+	struct mqtt *m = ctx;
+
+	(void)resp;
+	atomic_store(&m->disconnect_done, 1);
+}
+
+static void on_disconnect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	struct mqtt *m = ctx;
+
+	(void)resp;
+	atomic_store(&m->disconnect_done, 1);
+}
+
+void mqtt_stop(struct mqtt *m)
+{
+	MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
+
+	if (!m)
+		return;
+	atomic_store(&m->stopping, 1);
+	if (atomic_load(&m->connected)) {
+		mqtt_publish(m, m->topic_gateway, m->gateway_offline, strlen(m->gateway_offline), 1,
+		             1);
+		dopt.timeout = 2000;
+		dopt.onSuccess = on_disconnected;
+		dopt.onFailure = on_disconnect_failed;
+		dopt.context = m;
+		if (MQTTAsync_disconnect(m->client, &dopt) == MQTTASYNC_SUCCESS)
+			for (int i = 0; i < 300 && !atomic_load(&m->disconnect_done); i++)
+				sleep_ms(10);
+	}
+	/* wait for a message still being committed, then no more will come */
+	pthread_mutex_lock(&m->core_lock);
+	MQTTAsync_setCallbacks(m->client, NULL, NULL, NULL, NULL);
+	pthread_mutex_unlock(&m->core_lock);
+	MQTTAsync_destroy(&m->client);
+	metrics_set_mqtt_connected(m->opt.metrics, 0);
+	pthread_mutex_destroy(&m->core_lock);
+	free(m);
+}

@@ -1,0 +1,50 @@
+/*
+ * mqtt — the gateway's one broker connection (Paho MQTTAsync).
+ *
+ * A durable session (fixed client id, clean session off) subscribed at QoS 1
+ * to every vehicle's telemetry and status and the site's plate camera.
+ * Each message is handed to ingest on Paho's callback thread — the core
+ * thread — and the callback returns only once its effects are committed:
+ * Paho sends the PUBACK after the callback returns, so nothing acknowledged
+ * is ever lost, and what was not acknowledged is redelivered and deduplicated
+ * by (vin, seq). If the database stays down the process exits without
+ * acknowledging, rather than acknowledge what it could not keep.
+ *
+ * Also: the retained gateway status with its will, automatic reconnect with
+ * back-off, and publishing (rejections now; events in later issues) from
+ * any thread.
+ */
+#ifndef PW_MQTT_H
+#define PW_MQTT_H
+
+#include <stddef.h>
+#include "clock.h"
+#include "config.h"
+#include "ingest.h"
+#include "metrics.h"
+
+struct mqtt;
+
+struct mqtt_options {
+	const struct pw_config *cfg;  /* borrowed: mqtt and site sections */
+	const struct pw_clock *clock; /* borrowed */
+	struct ingest *ingest;        /* borrowed; called on the core thread only */
+	struct metrics *metrics;      /* borrowed */
+};
+
+/* Creates the client and starts connecting (asynchronously). NULL on a bad
+ * URI, unreadable password file or Paho failure (logged). */
+struct mqtt *mqtt_start(const struct mqtt_options *opt);
+
+/* Main thread, every ~100 ms: retries a failed first connect with back-off. */
+void mqtt_tick(struct mqtt *m);
+
+/* Publishes from any thread; copies the payload. PW_EIO if Paho refused it. */
+int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
+                 int retained);
+
+/* Stops taking messages: publishes the offline gateway status, disconnects
+ * (waiting for the message in hand to commit), frees. Accepts NULL. */
+void mqtt_stop(struct mqtt *m);
+
+#endif
