@@ -4,7 +4,7 @@
  *
  * The file is one JSON object; every key is optional, unknown keys and wrong
  * types are errors that name the key's path ("mqtt.qos: expected integer
- * 0..1"). README.md lists every key with its default. Loaded once at start
+ * 0..1"). docs/config.md lists every key with its type, range and default. Loaded once at start
  * by main, then read-only: any thread may read a struct pw_config.
  */
 #ifndef PW_CONFIG_H
@@ -114,7 +114,19 @@ int config_load_file(struct pw_config *cfg, const char *path, char *err, size_t 
 int config_load_string(struct pw_config *cfg, const char *name, const char *json, size_t len,
 		       char *err, size_t err_len);
 
-/* Cross-field checks after flags are applied (reconnect_min <= max, ...). */
+/* Cross-field checks after flags are applied (reconnect_min <= max, ...).
+ * Also re-checks every field's own range, so a struct edited by hand is
+ * caught too. Messages name the key path, without a file name. */
 int config_validate(const struct pw_config *cfg, char *err, size_t err_len);
+
+/* Sets one key from a flag's text, with the same checks as the file:
+ * config_set(cfg, "db.path", "/var/lib/pitwall.db", ...), "mqtt.uri",
+ * "http.listen", "site.id", "log.level", "mqtt.qos" (numbers parsed with
+ * strtol/strtod). Setting site.id also moves an mqtt.client_id that was
+ * still derived from the old id ("pitwall-gateway-<id>"). PW_ENOTFOUND for
+ * an unknown path, PW_EINVAL for a bad value or an array key; err then
+ * reads "site.id: expected ...". Run config_validate() after all flags. */
+int config_set(struct pw_config *cfg, const char *path, const char *value, char *err,
+	       size_t err_len);
 
 #endif
