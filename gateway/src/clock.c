@@ -53,6 +53,7 @@ int clock_init_virtual(struct pw_clock *c, int64_t base_ms, double speedup, int6
 			return PW_ERANGE;
 		anchor_ms = anchor_unix_s * 1000;
 	}
+	memset(c, 0, sizeof(*c));
 	c->is_virtual = 1;
 	c->base_ms = base_ms;
 	c->speedup = speedup;
