@@ -137,11 +137,15 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	return 1;
 }
 
+/* Paho thread. Only now is the gateway "connected" for /healthz: before the
+ * subscription stands, a device's message could find no session to queue in. */
 static void on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
 {
-	(void)ctx;
+	struct mqtt *m = ctx;
+
 	(void)resp;
-	log_info("mqtt", "subscribed");
+	metrics_set_mqtt_connected(m->opt.metrics, 1);
+	log_info("mqtt", "subscribed to vehicles and site %s", m->opt.cfg->site.id);
 }
 
 static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *resp)
@@ -164,7 +168,6 @@ static void on_connected(void *ctx, char *cause)
 	atomic_store(&m->connected, 1);
 	atomic_store(&m->ever_connected, 1);
 	atomic_store(&m->connect_failed, 0);
-	metrics_set_mqtt_connected(m->opt.metrics, 1);
 	log_info("mqtt", "connected to %s as %s", m->opt.cfg->mqtt.uri, m->opt.cfg->mqtt.client_id);
 	for (int i = 0; i < 3; i++)
 		qos[i] = m->opt.cfg->mqtt.qos;
