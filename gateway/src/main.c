@@ -137,16 +137,6 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	return PW_OK;
 }
 
-static int copy_flag(char *dst, size_t cap, const char *value, const char *flag)
-{
-	if (strlen(value) >= cap) {
-		fprintf(stderr, "pitwall: %s: value too long (at most %zu bytes)\n", flag, cap - 1);
-		return PW_EINVAL;
-	}
-	memcpy(dst, value, strlen(value) + 1);
-	return PW_OK;
-}
-
 static int parse_number(const char *s, const char *flag, double min, double max, double *out)
 {
 	char *end;
@@ -167,7 +157,15 @@ static int parse_number(const char *s, const char *flag, double min, double max,
 static int load_config(const struct cli *cli, struct pw_config *cfg, struct pw_clock *clk)
 {
 	char err[PW_CONFIG_ERR_MAX];
-	char default_client_id[sizeof(cfg->mqtt.client_id)];
+	const struct {
+		const char *value, *key, *flag;
+	} flags[] = {
+	    {cli->db, "db.path", "--db"},
+	    {cli->broker, "mqtt.uri", "--broker"},
+	    {cli->http, "http.listen", "--http"},
+	    {cli->site, "site.id", "--site"},
+	    {cli->log_level, "log.level", "--log-level"},
+	};
 
 	config_defaults(cfg);
 	if (cli->config_path &&
@@ -175,24 +173,13 @@ static int load_config(const struct cli *cli, struct pw_config *cfg, struct pw_c
 		fprintf(stderr, "pitwall: %s\n", err);
 		return PW_EINVAL;
 	}
-	snprintf(default_client_id, sizeof(default_client_id), "pitwall-gateway-%s", cfg->site.id);
-	if (cli->db && copy_flag(cfg->db.path, sizeof(cfg->db.path), cli->db, "--db"))
-		return PW_EINVAL;
-	if (cli->broker && copy_flag(cfg->mqtt.uri, sizeof(cfg->mqtt.uri), cli->broker, "--broker"))
-		return PW_EINVAL;
-	if (cli->http && copy_flag(cfg->http.listen, sizeof(cfg->http.listen), cli->http, "--http"))
-		return PW_EINVAL;
-	if (cli->site) {
-		if (copy_flag(cfg->site.id, sizeof(cfg->site.id), cli->site, "--site"))
+	for (size_t i = 0; i < PW_ARRAY_LEN(flags); i++) {
+		if (!flags[i].value)
+			continue;
+		if (config_set(cfg, flags[i].key, flags[i].value, err, sizeof(err)) != PW_OK) {
+			fprintf(stderr, "pitwall: %s: %s\n", flags[i].flag, err);
 			return PW_EINVAL;
-		/* the durable session follows the site unless the file named it */
-		if (strcmp(cfg->mqtt.client_id, default_client_id) == 0)
-			snprintf(cfg->mqtt.client_id, sizeof(cfg->mqtt.client_id),
-			         "pitwall-gateway-%s", cfg->site.id);
-	}
-	if (cli->log_level && log_parse_level(cli->log_level, &cfg->log_level) != PW_OK) {
-		fprintf(stderr, "pitwall: --log-level: expected error, warn, info or debug\n");
-		return PW_EINVAL;
+		}
 	}
 	if (config_validate(cfg, err, sizeof(err)) != PW_OK) {
 		fprintf(stderr, "pitwall: %s\n", err);
