@@ -25,6 +25,7 @@
  * which keep one ts per wheel. Index = bit position of the PW_F_* flag. */
 #define PW_STATE_GROUPS 11
 #define PW_SEQ_WINDOW   64
+#define PW_TIRE_MEMBERS 3 /* kpa, tread_mm, temp_c */
 
 struct pw_vehicle {
 	char vin[PW_VIN_LEN + 1];
@@ -33,8 +34,12 @@ struct pw_vehicle {
 	int64_t msg_count;   /* telemetry objects applied, duplicates excluded */
 	int64_t ts_ms;       /* newest ts applied */
 	int64_t group_ts_ms[PW_STATE_GROUPS]; /* when each PW_F_* group was last set */
-	int64_t tire_ts_ms[PW_TIRE_COUNT];
-	int64_t history_bucket;      /* last history bucket written (ts / interval) */
+	int64_t tire_ts_ms[PW_TIRE_COUNT];   /* newest member ts of each wheel */
+	/* when each tire member (PW_TIRE_KPA, _TREAD, _TEMP: index = bit number)
+	 * was last set: members are optional one by one, so the merge is exact
+	 * only per member. tire_ts_ms[w] and group_ts_ms[9] are their maxima. */
+	int64_t tire_member_ts_ms[PW_TIRE_COUNT][PW_TIRE_MEMBERS];
+	int64_t history_bucket;      /* last history bucket written (ts / interval); -1 none */
 	int64_t odometer_rollbacks;  /* objects whose odometer went backwards */
 	int64_t status_ts_ms;        /* from the status topic; 0 = never */
 	uint8_t online;              /* last status: 1 online, 0 offline/unknown */
@@ -81,6 +86,13 @@ size_t state_count(const struct state *s);
 /* Calls fn for each vehicle, in no particular order; stops at a non-zero return. */
 int state_foreach(const struct state *s, int (*fn)(void *ctx, const struct pw_vehicle *v),
 		  void *ctx);
+
+/* Bytes the table holds (index, chunks of vehicles, bookkeeping). */
+size_t state_memory_bytes(const struct state *s);
+
+/* A vehicle never seen: zeroed, `vin` copied (NULL: left empty), seq_max and
+ * history_bucket -1. For code that builds a struct pw_vehicle (store reload). */
+void state_vehicle_init(struct pw_vehicle *v, const char *vin);
 
 /* Where `seq` stands for vehicle `v` (NULL: never seen, so PW_SEQ_NEW). */
 enum pw_seq_class state_classify_seq(const struct pw_vehicle *v, int64_t seq);
