@@ -226,15 +226,47 @@ static int check_site_id(const char *s)
 	return 0;
 }
 
-/* Any UTF-8 text (Jansson already checked the encoding) without control
- * characters: it ends up in log lines, paths and MQTT fields. */
+/* Length of the valid UTF-8 sequence at s (shortest form, no surrogates,
+ * at most U+10FFFF), or 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned long cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Valid UTF-8 without control characters: it ends up in log lines, paths,
+ * JSON output and MQTT fields. (Jansson checks files; flags come raw.) */
 static int check_text(const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c < 0x20 || c == 0x7f)
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0 || *p < 0x20 || *p == 0x7f)
 			return -1;
+		p += n;
 	}
 	return 0;
 }
@@ -672,7 +704,10 @@ int config_load_string(struct pw_config *cfg, const char *name, const char *json
 	}
 	root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		if (json_error_code(&jerr) == json_error_out_of_memory) {
+		/* Jansson sets no text when an allocation fails inside the parser
+		 * (a real syntax error always has one). A failed allocation in its
+		 * lexer it reports as a syntax error; that we cannot tell apart. */
+		if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0') {
 			set_err(err, err_len, "%s: out of memory", name);
 			return PW_ENOMEM;
 		}

@@ -192,7 +192,7 @@ static void test_parse_every_day_against_timegm(void **state)
 	for (int y = 1899; y <= 2101; y++) {
 		for (int m = 1; m <= 12; m++) {
 			for (int d = 1; d <= 31; d++) {
-				char s[32];
+				char s[64];
 				int64_t ms;
 				struct tm tm = {0};
 				time_t t;
