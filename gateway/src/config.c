@@ -711,7 +711,8 @@ int config_load_string(struct pw_config *cfg, const char *name, const char *json
 			set_err(err, err_len, "%s: out of memory", name);
 			return PW_ENOMEM;
 		}
-		set_err(err, err_len, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
+		sanitize(msg, sizeof(msg), jerr.text); /* it may quote raw input */
+		set_err(err, err_len, "%s:%d:%d: %s", name, jerr.line, jerr.column, msg);
 		return PW_EINVAL;
 	}
 	if (!json_is_object(root)) {
