@@ -4,8 +4,11 @@
  *
  * Table: vehicles live in fixed chunks of STATE_CHUNK_LEN structs (never
  * moved, at most one partly used chunk), found through an open-addressing
- * index of 8-byte slots {hash, vehicle number + 1}, linear probing, load
- * factor <= 3/4. Nothing is ever removed, so there are no tombstones.
+ * index of uint32 slots, linear probing, load factor <= 3/4. A slot holds
+ * the vehicle number + 1 in its low 24 bits and 8 more bits of the VIN's
+ * hash on top, so a probe compares a VIN only 1 time in 256 when it is not
+ * the one; growing rehashes from the VINs. Nothing is ever removed, so there
+ * are no tombstones. At most 16 million vehicles.
  *
  * Merge: the final state is a function of the *set* of objects, whatever
  * their arrival order. Each field (a PW_F_* group; each tire member on its
@@ -31,20 +34,22 @@
 #define STATE_CHUNK_SHIFT 8
 #define STATE_CHUNK_LEN   (1u << STATE_CHUNK_SHIFT)
 #define STATE_MIN_SLOTS   16u
-#define STATE_MAX_COUNT   0x7fffffffu
-
-struct slot {
-	uint32_t hash;
-	uint32_t idx; /* vehicle number + 1; 0 = empty slot */
-};
+#define SLOT_IDX_BITS     24
+#define SLOT_IDX_MASK     ((1u << SLOT_IDX_BITS) - 1)
+#define STATE_MAX_COUNT   (SLOT_IDX_MASK - 1)
 
 struct state {
 	struct pw_vehicle **chunks;
 	size_t n_chunks, chunks_cap;
 	size_t count;
-	struct slot *slots;
-	size_t n_slots; /* a power of two */
+	uint32_t *slots; /* 0 = empty; else tag << 24 | (vehicle number + 1) */
+	size_t n_slots;  /* a power of two */
 };
+
+static uint32_t slot_tag(uint32_t hash)
+{
+	return hash & ~SLOT_IDX_MASK;
+}
 
 static uint32_t vin_hash(const char *vin)
 {
@@ -108,17 +113,18 @@ void state_free(struct state *s)
 }
 
 /* The slot holding `vin`, or the empty slot where it would go. */
-static struct slot *slot_lookup(const struct state *s, const char *vin, uint32_t hash)
+static uint32_t *slot_lookup(const struct state *s, const char *vin, uint32_t hash)
 {
 	size_t mask = s->n_slots - 1;
+	uint32_t tag = slot_tag(hash);
 
 	for (size_t i = hash & mask;; i = (i + 1) & mask) {
-		struct slot *sl = &s->slots[i];
+		uint32_t *sl = &s->slots[i];
 
-		if (sl->idx == 0)
+		if (*sl == 0)
 			return sl;
-		if (sl->hash == hash &&
-		    memcmp(vehicle_at(s, sl->idx - 1)->vin, vin, PW_VIN_LEN) == 0)
+		if (slot_tag(*sl) == tag &&
+		    memcmp(vehicle_at(s, (*sl & SLOT_IDX_MASK) - 1)->vin, vin, PW_VIN_LEN) == 0)
 			return sl;
 	}
 }
@@ -126,18 +132,20 @@ static struct slot *slot_lookup(const struct state *s, const char *vin, uint32_t
 static int slots_grow(struct state *s)
 {
 	size_t n = s->n_slots * 2;
-	struct slot *fresh = calloc(n, sizeof(*fresh));
+	uint32_t *fresh = calloc(n, sizeof(*fresh));
 
 	if (!fresh)
 		return PW_ENOMEM;
 	for (size_t i = 0; i < s->n_slots; i++) {
-		struct slot *old = &s->slots[i];
+		uint32_t old = s->slots[i];
+		uint32_t hash;
 
-		if (old->idx == 0)
+		if (old == 0)
 			continue;
-		for (size_t j = old->hash & (n - 1);; j = (j + 1) & (n - 1)) {
-			if (fresh[j].idx == 0) {
-				fresh[j] = *old;
+		hash = vin_hash(vehicle_at(s, (old & SLOT_IDX_MASK) - 1)->vin);
+		for (size_t j = hash & (n - 1);; j = (j + 1) & (n - 1)) {
+			if (fresh[j] == 0) {
+				fresh[j] = old;
 				break;
 			}
 		}
@@ -173,26 +181,26 @@ static int chunk_reserve(struct state *s)
 
 const struct pw_vehicle *state_find(const struct state *s, const char *vin)
 {
-	const struct slot *sl;
+	const uint32_t *sl;
 
 	if (!vin_ok(vin))
 		return NULL;
 	sl = slot_lookup(s, vin, vin_hash(vin));
-	return sl->idx ? vehicle_at(s, sl->idx - 1) : NULL;
+	return *sl ? vehicle_at(s, (*sl & SLOT_IDX_MASK) - 1) : NULL;
 }
 
 int state_put(struct state *s, const struct pw_vehicle *v)
 {
 	uint32_t hash;
-	struct slot *sl;
+	uint32_t *sl;
 	struct pw_vehicle *dst;
 
 	if (!vin_ok(v->vin))
 		return PW_EINVAL;
 	hash = vin_hash(v->vin);
 	sl = slot_lookup(s, v->vin, hash);
-	if (sl->idx) {
-		dst = vehicle_at(s, sl->idx - 1);
+	if (*sl) {
+		dst = vehicle_at(s, (*sl & SLOT_IDX_MASK) - 1);
 		if (dst != v)
 			memcpy(dst, v, sizeof(*dst));
 		return PW_OK;
@@ -208,8 +216,7 @@ int state_put(struct state *s, const struct pw_vehicle *v)
 	}
 	dst = vehicle_at(s, (uint32_t)s->count);
 	memcpy(dst, v, sizeof(*dst));
-	sl->hash = hash;
-	sl->idx = (uint32_t)s->count + 1;
+	*sl = slot_tag(hash) | ((uint32_t)s->count + 1);
 	s->count++;
 	return PW_OK;
 }
@@ -220,7 +227,7 @@ size_t state_count(const struct state *s)
 }
 
 int state_foreach(const struct state *s, int (*fn)(void *ctx, const struct pw_vehicle *v),
-		  void *ctx)
+                  void *ctx)
 {
 	for (size_t i = 0; i < s->count; i++) {
 		int rc = fn(ctx, vehicle_at(s, (uint32_t)i));
@@ -356,7 +363,7 @@ static int dtc_cmp_set(const struct pw_dtc *a, int na, const struct pw_dtc *b, i
 }
 
 static void merge_odometer(struct pw_vehicle *v, const struct pw_telemetry *t,
-			   struct state_merge_result *res)
+                           struct state_merge_result *res)
 {
 	const int g = 0; /* PW_F_ODOMETER */
 	int has = (v->latest.has & PW_F_ODOMETER) != 0;
@@ -364,7 +371,7 @@ static void merge_odometer(struct pw_vehicle *v, const struct pw_telemetry *t,
 	double cur = v->latest.odometer_km;
 
 	if (has && ((t->ts_ms > cur_ts && t->odometer_km < cur) ||
-		    (t->ts_ms < cur_ts && t->odometer_km > cur))) {
+	            (t->ts_ms < cur_ts && t->odometer_km > cur))) {
 		res->odometer_rollback = 1;
 		v->odometer_rollbacks++;
 	}
@@ -379,7 +386,7 @@ static void merge_odometer(struct pw_vehicle *v, const struct pw_telemetry *t,
 
 /* A float field of one group: applies it when it wins. */
 static void merge_float(struct pw_vehicle *v, const struct pw_telemetry *t, uint32_t flag, int g,
-			float *cur, float val, struct state_merge_result *res)
+                        float *cur, float val, struct state_merge_result *res)
 {
 	int has = (v->latest.has & flag) != 0;
 
@@ -393,7 +400,7 @@ static void merge_float(struct pw_vehicle *v, const struct pw_telemetry *t, uint
 }
 
 static void merge_tires(struct pw_vehicle *v, const struct pw_telemetry *t,
-			struct state_merge_result *res)
+                        struct state_merge_result *res)
 {
 	for (int w = 0; w < PW_TIRE_COUNT; w++) {
 		const struct pw_tire *in = &t->tires[w];
@@ -423,7 +430,8 @@ static void merge_tires(struct pw_vehicle *v, const struct pw_telemetry *t,
 		int64_t newest = 0;
 
 		for (int m = 0; m < PW_TIRE_MEMBERS; m++)
-			if ((v->latest.tires[w].has & (1u << m)) && v->tire_member_ts_ms[w][m] > newest)
+			if ((v->latest.tires[w].has & (1u << m)) &&
+			    v->tire_member_ts_ms[w][m] > newest)
 				newest = v->tire_member_ts_ms[w][m];
 		v->tire_ts_ms[w] = newest;
 		if (newest > v->group_ts_ms[9])
@@ -432,7 +440,7 @@ static void merge_tires(struct pw_vehicle *v, const struct pw_telemetry *t,
 }
 
 static void merge_dtc(struct pw_vehicle *v, const struct pw_telemetry *t,
-		      struct state_merge_result *res)
+                      struct state_merge_result *res)
 {
 	const int g = 10; /* PW_F_DTC */
 	struct pw_dtc set[PW_DTC_MAX];
@@ -464,8 +472,8 @@ static int cmp_position(const struct pw_telemetry *t, const struct pw_telemetry 
 }
 
 void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
-		 int64_t history_interval_ms, struct pw_vehicle *next,
-		 struct state_merge_result *res)
+                 int64_t history_interval_ms, struct pw_vehicle *next,
+                 struct state_merge_result *res)
 {
 	struct pw_telemetry *l = &next->latest;
 	int first;
@@ -487,9 +495,8 @@ void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
 	if (t->has & PW_F_ODOMETER)
 		merge_odometer(next, t, res);
 	merge_float(next, t, PW_F_SPEED, 1, &l->speed_kmh, t->speed_kmh, res);
-	if ((t->has & PW_F_IGNITION) &&
-	    wins((l->has & PW_F_IGNITION) != 0, next->group_ts_ms[2], t->ts_ms,
-		 cmp_num(t->ignition, l->ignition))) {
+	if ((t->has & PW_F_IGNITION) && wins((l->has & PW_F_IGNITION) != 0, next->group_ts_ms[2],
+	                                     t->ts_ms, cmp_num(t->ignition, l->ignition))) {
 		if (!(l->has & PW_F_IGNITION) || l->ignition != t->ignition)
 			res->changed = 1;
 		l->ignition = t->ignition;
@@ -501,7 +508,7 @@ void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
 	merge_float(next, t, PW_F_BATTERY, 5, &l->battery_v, t->battery_v, res);
 	if ((t->has & PW_F_ENGINE_HOURS) &&
 	    wins((l->has & PW_F_ENGINE_HOURS) != 0, next->group_ts_ms[6], t->ts_ms,
-		 cmp_num(t->engine_hours, l->engine_hours))) {
+	         cmp_num(t->engine_hours, l->engine_hours))) {
 		if (!(l->has & PW_F_ENGINE_HOURS) || l->engine_hours != t->engine_hours)
 			res->changed = 1;
 		l->engine_hours = t->engine_hours;
@@ -509,7 +516,7 @@ void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
 		l->has |= PW_F_ENGINE_HOURS;
 	}
 	if ((t->has & PW_F_POSITION) && wins((l->has & PW_F_POSITION) != 0, next->group_ts_ms[7],
-					     t->ts_ms, cmp_position(t, l))) {
+	                                     t->ts_ms, cmp_position(t, l))) {
 		if (!(l->has & PW_F_POSITION) || cmp_position(t, l) != 0)
 			res->changed = 1;
 		l->lat = t->lat;
@@ -538,7 +545,7 @@ void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
 }
 
 void state_merge_status(const struct pw_vehicle *cur, const char *vin, int online, int64_t ts_ms,
-			struct pw_vehicle *next)
+                        struct pw_vehicle *next)
 {
 	online = online ? 1 : 0;
 	if (cur) {

@@ -91,11 +91,11 @@
 	X(tire_rr_tread_mm)                                                                        \
 	X(tire_rr_temp_c)
 
-#define COMMA_NAME(n) ", " #n
-#define COMMA_PARAM(n) ", ?"
+#define COMMA_NAME(n)   ", " #n
+#define COMMA_PARAM(n)  ", ?"
 #define SET_EXCLUDED(n) #n " = excluded." #n ", "
-#define VS_ENUM(n) VS_##n,
-#define HIST_ENUM(n) HIST_##n,
+#define VS_ENUM(n)      VS_##n,
+#define HIST_ENUM(n)    HIST_##n,
 
 /* Column (SELECT) or parameter-1 (bind) numbers. */
 enum { VS_vin = 0, VS_FIELDS(VS_ENUM) VS_updated_at, VS__COUNT };
@@ -130,24 +130,27 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_USER_VERSION] = "PRAGMA user_version",
     [S_PING] = "SELECT 1",
-    [S_PUT_VEHICLE] = "INSERT INTO vehicle_state (vin" VS_FIELDS(COMMA_NAME) ", updated_at) "
-		      "VALUES (?" VS_FIELDS(COMMA_PARAM) ", ?) "
-		      "ON CONFLICT (vin) DO UPDATE SET " VS_FIELDS(
-			  SET_EXCLUDED) "updated_at = excluded.updated_at",
+    [S_PUT_VEHICLE] = "INSERT INTO vehicle_state (vin" VS_FIELDS(
+        COMMA_NAME) ", updated_at) "
+                    "VALUES (?" VS_FIELDS(
+                        COMMA_PARAM) ", ?) "
+                                     "ON CONFLICT (vin) DO UPDATE SET " VS_FIELDS(
+                                         SET_EXCLUDED) "updated_at = excluded.updated_at",
     [S_LOAD_VEHICLES] = "SELECT vin" VS_FIELDS(COMMA_NAME) ", updated_at FROM vehicle_state",
-    [S_PUT_HISTORY] = "INSERT OR IGNORE INTO history (vin" HIST_FIELDS(COMMA_NAME) ") "
-		      "VALUES (?" HIST_FIELDS(COMMA_PARAM) ")",
+    [S_PUT_HISTORY] = "INSERT OR IGNORE INTO history (vin" HIST_FIELDS(
+        COMMA_NAME) ") "
+                    "VALUES (?" HIST_FIELDS(COMMA_PARAM) ")",
     [S_PUT_DTC] = "INSERT INTO dtc_history (vin, ts_ms, dtc) VALUES (?1, ?2, ?3)",
     [S_GAP_FIND] = "SELECT lo, hi FROM seq_gap WHERE vin = ?1 AND lo <= ?2 "
-		   "ORDER BY lo DESC LIMIT 1",
+                   "ORDER BY lo DESC LIMIT 1",
     [S_GAP_NEXT] = "SELECT lo, hi FROM seq_gap WHERE vin = ?1 AND lo > ?2 ORDER BY lo LIMIT 1",
     [S_GAP_INSERT] = "INSERT INTO seq_gap (vin, lo, hi) VALUES (?1, ?2, ?3)",
     [S_GAP_DELETE] = "DELETE FROM seq_gap WHERE vin = ?1 AND lo = ?2",
     [S_GAP_SET_LO] = "UPDATE seq_gap SET lo = ?3 WHERE vin = ?1 AND lo = ?2",
     [S_GAP_SET_HI] = "UPDATE seq_gap SET hi = ?3 WHERE vin = ?1 AND lo = ?2",
     [S_PURGE] = "UPDATE history SET lat = NULL, lon = NULL WHERE id IN "
-		"(SELECT id FROM history WHERE lat IS NOT NULL AND ts_ms < ?1 "
-		"ORDER BY ts_ms LIMIT ?2)",
+                "(SELECT id FROM history WHERE lat IS NOT NULL AND ts_ms < ?1 "
+                "ORDER BY ts_ms LIMIT ?2)",
 };
 
 struct store {
@@ -172,7 +175,7 @@ static const char *const dtc_status_names[] = {NULL, "pending", "confirmed", "pe
 static int db_fail(const struct store *st, const char *what, const char *vin)
 {
 	log_error("store", "%s: %s%s%s: %s", st->path, what, vin ? " for " : "", vin ? vin : "",
-		  sqlite3_errmsg(st->db));
+	          sqlite3_errmsg(st->db));
 	return PW_EIO;
 }
 
@@ -196,7 +199,8 @@ static int exec_sql(struct store *st, const char *sql, const char *what)
 	char *err = NULL;
 
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("store", "%s: %s: %s", st->path, what, err ? err : sqlite3_errmsg(st->db));
+		log_error("store", "%s: %s: %s", st->path, what,
+		          err ? err : sqlite3_errmsg(st->db));
 		sqlite3_free(err);
 		return PW_EIO;
 	}
@@ -218,7 +222,7 @@ static int bind_opt_double(sqlite3_stmt *s, int col, int has, double v)
 static int bind_opt_text(sqlite3_stmt *s, int col, const char *text)
 {
 	return text ? sqlite3_bind_text(s, col + 1, text, -1, SQLITE_STATIC)
-		    : sqlite3_bind_null(s, col + 1);
+	            : sqlite3_bind_null(s, col + 1);
 }
 
 static const char *ignition_text(const struct pw_telemetry *t)
@@ -230,7 +234,7 @@ static const char *ignition_text(const struct pw_telemetry *t)
 
 /* Binds the fields of `t` that share column names in vehicle_state and history. */
 static int bind_fields(sqlite3_stmt *s, const struct pw_telemetry *t, int c_odometer,
-		       int c_tire_base)
+                       int c_tire_base)
 {
 	/* both tables have odometer_km .. heading_deg in the same order */
 	int rc = 0;
@@ -289,7 +293,8 @@ static const char *dtc_json(struct store *st, const struct pw_dtc *d, int n, int
 	}
 	if (n > PW_DTC_MAX)
 		return NULL;
-	if (st->dtc_valid && st->dtc_n == n && memcmp(st->dtc_set, d, (size_t)n * sizeof(*d)) == 0) {
+	if (st->dtc_valid && st->dtc_n == n &&
+	    memcmp(st->dtc_set, d, (size_t)n * sizeof(*d)) == 0) {
 		*len = st->dtc_json_len;
 		return st->dtc_json;
 	}
@@ -484,9 +489,9 @@ int store_latest_schema_version(void)
 static int refuse_newer(const struct store *st, int version)
 {
 	log_error("store",
-		  "%s: database schema version %d is newer than this pitwall understands (%d); "
-		  "refusing to open it: run a newer pitwall",
-		  st->path, version, store_latest_schema_version());
+	          "%s: database schema version %d is newer than this pitwall understands (%d); "
+	          "refusing to open it: run a newer pitwall",
+	          st->path, version, store_latest_schema_version());
 	return PW_EINVAL;
 }
 
@@ -531,7 +536,7 @@ static int migrate(struct store *st)
 	return PW_OK;
 fail:
 	log_error("store", "%s: migration to version %d failed; the database is unchanged",
-		  st->path, version + 1);
+	          st->path, version + 1);
 	if (!sqlite3_get_autocommit(st->db))
 		exec_sql(st, "ROLLBACK", "rollback");
 	return PW_EIO;
@@ -554,7 +559,7 @@ static int set_wal(struct store *st)
 		rc = PW_OK;
 	else
 		log_error("store", "%s: cannot switch to WAL mode (journal_mode is %s)", st->path,
-			  mode ? mode : "unknown");
+		          mode ? mode : "unknown");
 out:
 	sqlite3_finalize(s);
 	return rc;
@@ -581,7 +586,7 @@ static int configure(struct store *st)
 	if (set_wal(st) != PW_OK ||
 	    exec_sql(st, "PRAGMA synchronous = NORMAL", "PRAGMA synchronous") != PW_OK ||
 	    exec_sql(st, "PRAGMA journal_size_limit = 67108864", "PRAGMA journal_size_limit") !=
-		PW_OK)
+	        PW_OK)
 		return PW_EIO;
 	return PW_OK;
 }
@@ -603,7 +608,7 @@ struct store *store_open(const char *path, enum store_mode mode)
 	size_t len = strlen(path);
 	struct store *st = calloc(1, sizeof(*st) + len + 1);
 	int flags = mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY
-					    : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	                                    : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	int version;
 
 	if (!st) {
@@ -615,7 +620,7 @@ struct store *store_open(const char *path, enum store_mode mode)
 	/* one thread at a time per connection: no per-connection mutex needed */
 	if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("store", "%s: cannot open: %s", path,
-			  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		          st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		goto fail;
 	}
 	if (configure(st) != PW_OK || prepare(st, S_USER_VERSION) != PW_OK)
@@ -632,9 +637,9 @@ struct store *store_open(const char *path, enum store_mode mode)
 		}
 		if (version < store_latest_schema_version()) {
 			log_error("store",
-				  "%s: database schema version %d, this pitwall needs %d: "
-				  "open it read-write once (start the gateway) to migrate it",
-				  path, version, store_latest_schema_version());
+			          "%s: database schema version %d, this pitwall needs %d: "
+			          "open it read-write once (start the gateway) to migrate it",
+			          path, version, store_latest_schema_version());
 			goto fail;
 		}
 	}
@@ -712,7 +717,7 @@ int store_put_vehicle(struct store *st, const struct pw_vehicle *v)
 	rc |= sqlite3_bind_text(s, VS_vin + 1, v->vin, vin_len(v->vin), SQLITE_STATIC);
 	rc |= bind_fields(s, l, VS_odometer_km, VS_tire_fl_kpa);
 	rc |= dtc ? sqlite3_bind_text(s, VS_dtc + 1, dtc, dtc_len, SQLITE_STATIC)
-		  : sqlite3_bind_null(s, VS_dtc + 1);
+	          : sqlite3_bind_null(s, VS_dtc + 1);
 	rc |= sqlite3_bind_int64(s, VS_seq_max + 1, v->seq_max);
 	rc |= sqlite3_bind_int64(s, VS_seq_window + 1, u64_to_i64(v->seq_window));
 	rc |= sqlite3_bind_int64(s, VS_msg_count + 1, v->msg_count);
@@ -785,7 +790,7 @@ static int row_to_vehicle(struct store *st, sqlite3_stmt *s, struct pw_vehicle *
 	}
 	if (sqlite3_column_type(s, VS_dtc) != SQLITE_NULL) {
 		if (dtc_parse((const char *)sqlite3_column_text(s, VS_dtc),
-			      (size_t)sqlite3_column_bytes(s, VS_dtc), l) != PW_OK)
+		              (size_t)sqlite3_column_bytes(s, VS_dtc), l) != PW_OK)
 			goto bad;
 		l->has |= PW_F_DTC;
 	}
@@ -799,7 +804,7 @@ static int row_to_vehicle(struct store *st, sqlite3_stmt *s, struct pw_vehicle *
 	v->status_ts_ms = sqlite3_column_int64(s, VS_status_ts_ms);
 	if (sqlite3_column_type(s, VS_field_ts) != SQLITE_NULL &&
 	    field_ts_decode(v, sqlite3_column_blob(s, VS_field_ts),
-			    (size_t)sqlite3_column_bytes(s, VS_field_ts)) != PW_OK)
+	                    (size_t)sqlite3_column_bytes(s, VS_field_ts)) != PW_OK)
 		goto bad;
 	l->seq = v->seq_max;
 	l->ts_ms = v->ts_ms;
@@ -810,7 +815,7 @@ bad:
 }
 
 int store_load_vehicles(struct store *st, int (*fn)(void *ctx, const struct pw_vehicle *v),
-			void *ctx)
+                        void *ctx)
 {
 	sqlite3_stmt *s = st->stmt[S_LOAD_VEHICLES];
 	struct pw_vehicle v;
@@ -848,8 +853,8 @@ int store_put_history(struct store *st, const struct pw_telemetry *t, int64_t bu
 	return step_done(st, S_PUT_HISTORY, "writing history", t->vin);
 }
 
-int store_put_dtc_change(struct store *st, const char *vin, int64_t ts_ms,
-			 const struct pw_dtc *dtc, int count)
+int store_put_dtc_change(struct store *st, const char *vin, int64_t ts_ms, const struct pw_dtc *dtc,
+                         int count)
 {
 	sqlite3_stmt *s = st->stmt[S_PUT_DTC];
 	int len = 0, rc = 0;
@@ -871,7 +876,7 @@ int store_put_dtc_change(struct store *st, const char *vin, int64_t ts_ms,
 
 /* The gap row selected by S_GAP_FIND or S_GAP_NEXT: *found = 1 and its range. */
 static int gap_query(struct store *st, enum stmt_id id, const char *vin, int64_t key, int *found,
-		     int64_t *lo, int64_t *hi)
+                     int64_t *lo, int64_t *hi)
 {
 	sqlite3_stmt *s = st->stmt[id];
 	int rc;
