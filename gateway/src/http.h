@@ -21,6 +21,10 @@ struct http_options {
 /* Binds the port and starts the service thread. NULL on failure (logged:
  * "http: cannot listen on 127.0.0.1:8080: Address in use"). */
 struct http *http_start(const struct http_options *opt);
+/* Wakes the service thread (lws_cancel_service): it then runs
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED, where queued work is drained. Any
+ * thread; accepts NULL. */
+void http_wake(struct http *h);
 /* Stops the thread and frees everything; accepts NULL. */
 void http_stop(struct http *h);
 /* The port actually bound (useful with port 0). */
