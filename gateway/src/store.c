@@ -104,6 +104,19 @@ enum { HIST_vin = 0, HIST_FIELDS(HIST_ENUM) HIST__COUNT };
 _Static_assert(VS_tire_rr_temp_c == VS_tire_fl_kpa + 11, "tire columns are contiguous");
 _Static_assert(HIST_tire_rr_temp_c == HIST_tire_fl_kpa + 11, "tire columns are contiguous");
 
+/* clang-format off */
+#define SQL_PUT_VEHICLE                                                                            \
+	"INSERT INTO vehicle_state (vin" VS_FIELDS(COMMA_NAME) ", updated_at) "                    \
+	"VALUES (?" VS_FIELDS(COMMA_PARAM) ", ?) "                                                 \
+	"ON CONFLICT (vin) DO UPDATE SET "                                                         \
+	VS_FIELDS(SET_EXCLUDED) "updated_at = excluded.updated_at"
+#define SQL_LOAD_VEHICLES                                                                          \
+	"SELECT vin" VS_FIELDS(COMMA_NAME) ", updated_at FROM vehicle_state"
+#define SQL_PUT_HISTORY                                                                            \
+	"INSERT OR IGNORE INTO history (vin" HIST_FIELDS(COMMA_NAME) ") "                          \
+	"VALUES (?" HIST_FIELDS(COMMA_PARAM) ")"
+/* clang-format on */
+
 enum stmt_id {
 	S_BEGIN,
 	S_COMMIT,
@@ -130,16 +143,9 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_USER_VERSION] = "PRAGMA user_version",
     [S_PING] = "SELECT 1",
-    [S_PUT_VEHICLE] = "INSERT INTO vehicle_state (vin" VS_FIELDS(
-        COMMA_NAME) ", updated_at) "
-                    "VALUES (?" VS_FIELDS(
-                        COMMA_PARAM) ", ?) "
-                                     "ON CONFLICT (vin) DO UPDATE SET " VS_FIELDS(
-                                         SET_EXCLUDED) "updated_at = excluded.updated_at",
-    [S_LOAD_VEHICLES] = "SELECT vin" VS_FIELDS(COMMA_NAME) ", updated_at FROM vehicle_state",
-    [S_PUT_HISTORY] = "INSERT OR IGNORE INTO history (vin" HIST_FIELDS(
-        COMMA_NAME) ") "
-                    "VALUES (?" HIST_FIELDS(COMMA_PARAM) ")",
+    [S_PUT_VEHICLE] = SQL_PUT_VEHICLE,
+    [S_LOAD_VEHICLES] = SQL_LOAD_VEHICLES,
+    [S_PUT_HISTORY] = SQL_PUT_HISTORY,
     [S_PUT_DTC] = "INSERT INTO dtc_history (vin, ts_ms, dtc) VALUES (?1, ?2, ?3)",
     [S_GAP_FIND] = "SELECT lo, hi FROM seq_gap WHERE vin = ?1 AND lo <= ?2 "
                    "ORDER BY lo DESC LIMIT 1",
