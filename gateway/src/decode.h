@@ -46,6 +46,8 @@ enum pw_reject {
 	PW_REJ_BAD_POSITION,    /* "bad_position": lat without lon or the reverse */
 	PW_REJ_BAD_DTC,         /* "bad_dtc": code pattern, status or mil wrong */
 	PW_REJ_BAD_TOPIC,       /* "bad_topic": topic not one the gateway handles */
+	PW_REJ_NO_MEMORY,       /* "no_memory": the gateway ran out of memory parsing it
+	                         * (not the sender's fault; returned with PW_ENOMEM) */
 	PW_REJ__COUNT
 };
 
