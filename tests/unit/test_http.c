@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "http_static.h"
 #include "metrics.h"
 #include "pw.h"
 #include "store.h"
@@ -810,6 +811,48 @@ static void test_stop_is_prompt(void **state)
 	metrics_free(m);
 }
 
+/* The pure shape check and the type table, without a server. */
+static void test_static_path_rules(void **state)
+{
+	static const char *const good[] = {
+	    "/index.html",   "/js/app.js", "/css/a-b_c.css", "/img/logo@2x.png",
+	    "/a/b/c/d.json", "/x.y.z.js",  "/~user.txt",
+	};
+	static const char *const bad[] = {
+	    "",          "index.html",       "/",          "/js/",     "//x.js",
+	    "/./x.js",   "/../x.js",         "/a/../x.js", "/a..b.js", "/.hidden",
+	    "/a/.git/x", "/%2e%2e/x",        "/a%2fb",     "/a\\b.js", "/a b.js",
+	    "/a\tb.js",  "/\xe4\xb8\xad.js", "/a:b.js",    "/a?b.js",  "/a#b.js",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PW_ARRAY_LEN(good); i++)
+		if (!http_static_path_ok(good[i], strlen(good[i])))
+			fail_msg("good path refused: %s", good[i]);
+	for (i = 0; i < PW_ARRAY_LEN(bad); i++)
+		if (http_static_path_ok(bad[i], strlen(bad[i])))
+			fail_msg("bad path accepted: %s", bad[i]);
+	/* a NUL inside the given length is refused, not read past */
+	assert_false(http_static_path_ok("/index.html\0.png", 16));
+	assert_false(http_static_path_ok(NULL, 0));
+
+	assert_string_equal(http_static_content_type("/a.html"), "text/html; charset=utf-8");
+	assert_string_equal(http_static_content_type("/a.JS"), "text/javascript; charset=utf-8");
+	assert_string_equal(http_static_content_type("/a.mjs"), "text/javascript; charset=utf-8");
+	assert_string_equal(http_static_content_type("/a.css"), "text/css; charset=utf-8");
+	assert_string_equal(http_static_content_type("/a.svg"), "image/svg+xml");
+	assert_string_equal(http_static_content_type("/a.png"), "image/png");
+	assert_string_equal(http_static_content_type("/a.json"), "application/json");
+	assert_string_equal(http_static_content_type("/a.woff2"), "font/woff2");
+	assert_string_equal(http_static_content_type("/a.ico"), "image/x-icon");
+	assert_null(http_static_content_type("/a.bak"));
+	assert_null(http_static_content_type("/a.db"));
+	assert_null(http_static_content_type("/Makefile"));
+	assert_null(http_static_content_type("/js.d/file"));
+	assert_null(http_static_content_type("/a."));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +865,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_traversal_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
+	    cmocka_unit_test(test_static_path_rules),
 	    cmocka_unit_test(test_listen_forms),
 	    cmocka_unit_test(test_stop_is_prompt),
 	};
