@@ -98,13 +98,29 @@ void state_vehicle_init(struct pw_vehicle *v, const char *vin);
 enum pw_seq_class state_classify_seq(const struct pw_vehicle *v, int64_t seq);
 
 /* Merges `t` (not a duplicate: the caller classified it) into a copy of
- * `cur` (NULL for a vehicle never seen) and writes the result to `next`.
- * `history_interval_ms` buckets history. Pure: touches nothing else. */
+ * `cur` (NULL for a vehicle never seen) and writes the result to `next`
+ * (`next` may be `cur`). `history_interval_ms` buckets history. Pure.
+ *
+ * The result depends only on the set of objects merged, not their order:
+ * - a field (group; tire member) takes the value of the newest ts; at an
+ *   equal ts the greater value wins (never the arrival order);
+ * - the odometer keeps the highest reading. A reading below one of a newer
+ *   ts, or a late reading above a newer one, sets odometer_rollback and
+ *   counts in odometer_rollbacks (the late, higher one is applied: it is
+ *   what replaying in ts order keeps);
+ * - res->gaps only ever holds seqs below the new window, so the store's gaps
+ *   and the window never overlap: a first seq s reports [0, s-64] at once and
+ *   the rest as it slides out; a jump from m to s reports the unseen seqs
+ *   leaving the window and [m+1, s-64];
+ * - a DTC set is kept sorted; dtc_changed when the latest set changed
+ *   (a late, older set changes nothing); history_due for every object whose
+ *   bucket differs from history_bucket, which only moves forward. */
 void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
 		 int64_t history_interval_ms, struct pw_vehicle *next,
 		 struct state_merge_result *res);
 
-/* Applies a status message to a copy: newer status_ts wins. */
+/* Applies a status message to a copy: newer status_ts wins; at an equal ts
+ * offline wins (a will message carries the ts of its connect). */
 void state_merge_status(const struct pw_vehicle *cur, const char *vin, int online, int64_t ts_ms,
 			struct pw_vehicle *next);
 

@@ -29,7 +29,7 @@
 #include "store_migrations.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_CACHE_KIB_RW    8192 /* page cache of a read-write connection */
+#define STORE_CACHE_KIB_RW    4096 /* page cache of a read-write connection */
 #define STORE_CACHE_KIB_RO    2048
 #define STORE_DTC_JSON_MAX    2048 /* 32 entries of at most 52 bytes, brackets, commas */
 #define FIELD_TS_VERSION      1
