@@ -1,4 +1,5 @@
-# Writes OUT: a C file holding every SQL migration file as a string, in order.
+# Writes OUT: a C file holding every SQL migration file, in order, as a
+# NUL-terminated byte array (no length limit, unlike a string literal).
 # Used as: cmake -DOUT=file.c -DSQL_FILES="a.sql;b.sql" -P embed_sql.cmake
 set(body "/* Generated from gateway/sql by cmake/embed_sql.cmake: do not edit. */\n")
 string(APPEND body "#include <stddef.h>\n#include \"store_migrations.h\"\n\n")
@@ -15,11 +16,10 @@ foreach(f ${SQL_FILES})
   if(NOT version_num EQUAL expected)
     message(FATAL_ERROR "${f}: expected migration number ${expected}")
   endif()
-  file(READ ${f} sql)
-  string(REPLACE "\\" "\\\\" sql "${sql}")
-  string(REPLACE "\"" "\\\"" sql "${sql}")
-  string(REPLACE "\n" "\\n\"\n\t\"" sql "${sql}")
-  string(APPEND body "static const char migration_${n}[] =\n\t\"${sql}\";\n\n")
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n\t" bytes "${bytes}")
+  string(APPEND body "/* ${name} */\nstatic const char migration_${n}[] = {\n\t${bytes}0x00};\n\n")
   string(APPEND table "\t{${version_num}, \"${name}\", migration_${n}},\n")
   set(n ${expected})
 endforeach()
