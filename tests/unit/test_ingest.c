@@ -1,0 +1,211 @@
+/*
+ * test_ingest — the core's per-message logic against a real SQLite store
+ * (":memory:") and the real decoder, state table and metrics: batches,
+ * duplicates inside one batch and across messages, out-of-order objects,
+ * status and plate-read topics, rejected objects not touching the database.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "ingest.h"
+#include "metrics.h"
+#include "state.h"
+#include "store.h"
+
+#define VIN_A "LSVAB2354T7100113"
+#define VIN_B "LSVBC2234P6100433"
+
+struct fixture {
+	struct pw_clock clock;
+	struct metrics *metrics;
+	struct store *store;
+	struct state *state;
+	struct ingest *ingest;
+	struct ingest_output out;
+	int64_t now_ms;
+};
+
+static int setup(void **ctx)
+{
+	static struct fixture f;
+
+	memset(&f, 0, sizeof(f));
+	f.now_ms = 1795392000000LL; /* 2026-11-23T00:00:00Z */
+	clock_init_virtual(&f.clock, f.now_ms, 1e-6, -1);
+	f.metrics = metrics_new();
+	f.store = store_open(":memory:", STORE_READ_WRITE);
+	f.state = state_new(16);
+	assert_non_null(f.metrics);
+	assert_non_null(f.store);
+	assert_non_null(f.state);
+	f.ingest = ingest_new(&(struct ingest_options){.site_id = "jinan-west",
+	                                               .clock = &f.clock,
+	                                               .metrics = f.metrics,
+	                                               .store = f.store,
+	                                               .state = f.state,
+	                                               .history_interval_s = 300});
+	assert_non_null(f.ingest);
+	*ctx = &f;
+	return 0;
+}
+
+static int teardown(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	ingest_free(f->ingest);
+	state_free(f->state);
+	store_close(f->store);
+	metrics_free(f->metrics);
+	return 0;
+}
+
+static int process(struct fixture *f, const char *topic, const char *payload)
+{
+	return ingest_process(f->ingest, topic, strlen(topic), payload, strlen(payload), &f->out);
+}
+
+static const char *msg(char *buf, size_t cap, const char *vin, int seq, int64_t ts, double odo)
+{
+	snprintf(buf, cap, "{\"v\":1,\"vin\":\"%s\",\"seq\":%d,\"ts\":%lld,\"odometer_km\":%.1f}",
+	         vin, seq, (long long)ts, odo);
+	return buf;
+}
+
+static void test_single_object_committed(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char buf[256];
+	const struct pw_vehicle *v;
+
+	assert_int_equal(process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	                         msg(buf, sizeof(buf), VIN_A, 1, f->now_ms - 1000, 120.5)),
+	                 0);
+	assert_int_equal(f->out.accepted, 1);
+	assert_int_equal(f->out.rejected, 0);
+	v = state_find(f->state, VIN_A);
+	assert_non_null(v);
+	assert_int_equal(v->msg_count, 1);
+	assert_true(v->latest.odometer_km > 120.4 && v->latest.odometer_km < 120.6);
+	assert_int_equal(metrics_messages(f->metrics, PW_MSG_ACCEPTED), 1);
+}
+
+static void test_duplicate_changes_nothing(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char buf[256];
+
+	process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	        msg(buf, sizeof(buf), VIN_A, 1, f->now_ms - 1000, 120.5));
+	assert_int_equal(process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	                         msg(buf, sizeof(buf), VIN_A, 1, f->now_ms - 500, 999)),
+	                 0);
+	assert_int_equal(f->out.duplicates, 1);
+	assert_int_equal(f->out.accepted, 0);
+	assert_int_equal(state_find(f->state, VIN_A)->msg_count, 1);
+	assert_true(state_find(f->state, VIN_A)->latest.odometer_km < 121);
+	assert_int_equal(metrics_messages(f->metrics, PW_MSG_DUPLICATE), 1);
+}
+
+static void test_batch_judged_object_by_object(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char payload[1024];
+	long long t = (long long)f->now_ms - 60000;
+
+	/* seq 5 twice in one batch: the second is a duplicate; seq "x" is rejected */
+	snprintf(payload, sizeof(payload),
+	         "[{\"v\":1,\"vin\":\"%s\",\"seq\":5,\"ts\":%lld,\"odometer_km\":10},"
+	         "{\"v\":1,\"vin\":\"%s\",\"seq\":\"x\",\"ts\":%lld},"
+	         "{\"v\":1,\"vin\":\"%s\",\"seq\":5,\"ts\":%lld,\"odometer_km\":10},"
+	         "{\"v\":1,\"vin\":\"%s\",\"seq\":3,\"ts\":%lld,\"odometer_km\":9}]",
+	         VIN_B, t, VIN_B, t, VIN_B, t, VIN_B, t - 1000);
+	assert_int_equal(process(f, "pitwall/v1/vehicles/" VIN_B "/telemetry", payload), 0);
+	assert_int_equal(f->out.accepted, 2);
+	assert_int_equal(f->out.duplicates, 1);
+	assert_int_equal(f->out.rejected, 1);
+	assert_int_equal(f->out.rejects[0].index, 1);
+	assert_int_equal(f->out.rejects[0].reason, PW_REJ_BAD_TYPE);
+	assert_int_equal(state_find(f->state, VIN_B)->msg_count, 2);
+	assert_int_equal(state_find(f->state, VIN_B)->seq_max, 5);
+	/* the older object did not roll the odometer back */
+	assert_true(state_find(f->state, VIN_B)->latest.odometer_km > 9.5);
+}
+
+static void test_whole_message_rejects(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	assert_int_equal(process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry", "{not json"), 0);
+	assert_int_equal(f->out.rejected, 1);
+	assert_int_equal(f->out.rejects[0].reason, PW_REJ_BAD_JSON);
+	assert_null(state_find(f->state, VIN_A));
+	assert_int_equal(process(f, "pitwall/v1/elsewhere", "{}"), 0);
+	assert_int_equal(f->out.rejects[0].reason, PW_REJ_BAD_TOPIC);
+	assert_int_equal(metrics_messages(f->metrics, PW_MSG_REJECTED), 2);
+}
+
+static void test_status_and_anpr(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char payload[256];
+
+	snprintf(payload, sizeof(payload), "{\"v\":1,\"online\":true,\"ts\":%lld}",
+	         (long long)f->now_ms);
+	assert_int_equal(process(f, "pitwall/v1/vehicles/" VIN_A "/status", payload), 0);
+	assert_int_equal(f->out.accepted, 1);
+	assert_int_equal(state_find(f->state, VIN_A)->online, 1);
+	snprintf(payload, sizeof(payload),
+	         "{\"v\":1,\"ts\":%lld,\"plate\":\"鲁A12345\",\"camera\":\"entrance-1\","
+	         "\"confidence\":0.97}",
+	         (long long)f->now_ms);
+	assert_int_equal(process(f, "pitwall/v1/sites/jinan-west/anpr", payload), 0);
+	assert_int_equal(f->out.accepted, 1);
+	assert_int_equal(process(f, "pitwall/v1/sites/another-site/anpr", payload), 0);
+	assert_int_equal(f->out.rejected, 1);
+}
+
+static void test_out_of_window_duplicate_found_through_gaps(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char buf[256];
+
+	/* seq 0, then a jump to 200 leaves 1..199 as a gap; 100 arrives late (new),
+	 * then 100 again (duplicate), then 0 again (duplicate, below the window) */
+	process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	        msg(buf, sizeof(buf), VIN_A, 0, f->now_ms - 9000, 1));
+	process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	        msg(buf, sizeof(buf), VIN_A, 200, f->now_ms - 1000, 3));
+	process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	        msg(buf, sizeof(buf), VIN_A, 100, f->now_ms - 5000, 2));
+	assert_int_equal(f->out.accepted, 1);
+	process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	        msg(buf, sizeof(buf), VIN_A, 100, f->now_ms - 5000, 2));
+	assert_int_equal(f->out.duplicates, 1);
+	process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+	        msg(buf, sizeof(buf), VIN_A, 0, f->now_ms - 9000, 1));
+	assert_int_equal(f->out.duplicates, 1);
+	assert_int_equal(state_find(f->state, VIN_A)->msg_count, 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_single_object_committed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_changes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_judged_object_by_object, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_whole_message_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_and_anpr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_out_of_window_duplicate_found_through_gaps, setup,
+	                                    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
