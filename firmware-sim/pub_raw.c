@@ -545,6 +545,7 @@ int pub_raw_send(struct pub_raw *p, const char *topic, const void *payload, size
 		while (p->connected && p->in_flight > low) {
 			if (stopping(p))
 				return PW_EBUSY;
+			sleep_ms(1); /* let PUBACKs gather: one read takes many */
 			if (step(p, 100) != PW_OK && !p->connected)
 				break;
 		}
@@ -554,6 +555,8 @@ int pub_raw_send(struct pub_raw *p, const char *topic, const void *payload, size
 	       p->out_len - p->out_off > OUT_HIGH) {
 		if (stopping(p))
 			return PW_EBUSY;
+		if (p->connected)
+			sleep_ms(1);
 		if (step(p, 100) != PW_OK && !p->connected)
 			return PW_EIO;
 	}
