@@ -22,9 +22,9 @@
  * fails while a number or word outgrows its 16-byte token buffer
  * (akheron/jansson#362). parse() therefore feeds the payload as element 2
  * of ["<24 chars>", payload]: that first string grows the buffer to 32
- * bytes, where a failure is harmless, so numbers of up to 31 characters
- * never grow it again. Longer number literals under memory exhaustion
- * remain exposed to the upstream bug.
+ * bytes, where a failure is harmless, so tokens of up to 31 bytes (every
+ * VIN, int64 and shortest double) never grow it again. Longer tokens met
+ * while allocations fail remain exposed to the upstream bug.
  *
  * Thread: any; no globals, no clock of its own (callers pass now_ms).
  */
