@@ -72,7 +72,11 @@ class Broker:
         self.dir = workdir
         self.port = free_port()
         self.conf = workdir.file("mosquitto.conf")
+        # mosquitto started as root drops to its own user: let it reach and
+        # write its persistence directory, or a restart silently loses sessions
         os.makedirs(workdir.file("mosquitto-data"), exist_ok=True)
+        os.chmod(workdir.path, 0o755)
+        os.chmod(workdir.file("mosquitto-data"), 0o777)
         with open(os.path.join(SOURCE_DIR, "tests", "integration", "mosquitto-test.conf")) as f:
             template = f.read()
         with open(self.conf, "w") as f:
