@@ -72,6 +72,26 @@ int pub_disconnect(struct pub *p, int timeout_ms)
 	              : pub_paho_disconnect(p->paho, timeout_ms);
 }
 
+int pub_flush(struct pub *p)
+{
+	if (p->raw)
+		return pub_raw_flush(p->raw);
+	return pub_paho_is_connected(p->paho) ? PW_OK : PW_EIO;
+}
+
+void pub_drop(struct pub *p)
+{
+	if (p->raw)
+		pub_raw_drop(p->raw);
+	else
+		pub_paho_disconnect(p->paho, 0);
+}
+
+int pub_is_connected(struct pub *p)
+{
+	return p->raw ? pub_raw_is_connected(p->raw) : pub_paho_is_connected(p->paho);
+}
+
 void pub_free(struct pub *p)
 {
 	if (!p)

@@ -73,6 +73,14 @@ int pub_outstanding(struct pub *p);
 void pub_get_stats(struct pub *p, struct pub_stats *s);
 /* Disconnects cleanly (MQTT DISCONNECT, so no will is published). */
 int pub_disconnect(struct pub *p, int timeout_ms);
+/* Writes what is queued and reads acknowledgements, without blocking (raw;
+ * Paho writes by itself). PW_EIO when not connected. */
+int pub_flush(struct pub *p);
+/* Goes away without a DISCONNECT, as a device losing coverage does: the
+ * broker publishes the will (raw; Paho disconnects cleanly). Unacknowledged
+ * QoS 1 messages are resent after the next pub_connect. */
+void pub_drop(struct pub *p);
+int pub_is_connected(struct pub *p);
 /* Accepts NULL. */
 void pub_free(struct pub *p);
 

@@ -16,6 +16,7 @@ int pub_paho_outstanding(struct pub_paho *p);
 void pub_paho_get_stats(struct pub_paho *p, struct pub_stats *s);
 int pub_paho_disconnect(struct pub_paho *p, int timeout_ms);
 void pub_paho_free(struct pub_paho *p);
+int pub_paho_is_connected(struct pub_paho *p);
 
 struct pub_raw;
 struct pub_raw *pub_raw_new(const struct pub_options *o);
@@ -27,5 +28,8 @@ int pub_raw_outstanding(struct pub_raw *p);
 void pub_raw_get_stats(struct pub_raw *p, struct pub_stats *s);
 int pub_raw_disconnect(struct pub_raw *p, int timeout_ms);
 void pub_raw_free(struct pub_raw *p);
+int pub_raw_flush(struct pub_raw *p);
+void pub_raw_drop(struct pub_raw *p);
+int pub_raw_is_connected(struct pub_raw *p);
 
 #endif

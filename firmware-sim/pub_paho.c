@@ -415,3 +415,8 @@ void pub_paho_free(struct pub_paho *p)
 	free(p->will_payload);
 	free(p);
 }
+
+int pub_paho_is_connected(struct pub_paho *p)
+{
+	return MQTTAsync_isConnected(p->client);
+}

@@ -37,8 +37,9 @@
 
 struct inflight {
 	uint64_t tag;
-	unsigned char *pkt; /* NULL: id free */
+	unsigned char *pkt; /* NULL: slot free */
 	uint32_t len;
+	unsigned id;
 };
 
 struct q0_entry {
@@ -57,8 +58,9 @@ struct pub_raw {
 	size_t out_off, out_len, out_cap;
 	uint64_t queued_total, written_total;
 	unsigned char *in;
-	size_t in_len;
-	struct inflight *ifl;
+	size_t in_len, in_cap;
+	struct inflight *ifl; /* ifl_cap slots, packet id `id` in slot id % ifl_cap */
+	unsigned ifl_cap;
 	int in_flight;
 	unsigned next_id;
 	struct q0_entry *q0;
@@ -228,9 +230,9 @@ static int parse_input(struct pub_raw *p)
 			break;
 		if (type == 0x40 && rem == 2) { /* PUBACK */
 			unsigned id = (unsigned)p->in[pos + hdr] << 8 | p->in[pos + hdr + 1];
-			struct inflight *f = &p->ifl[id];
+			struct inflight *f = &p->ifl[id % p->ifl_cap];
 
-			if (f->pkt) {
+			if (f->pkt && f->id == id) {
 				free(f->pkt);
 				f->pkt = NULL;
 				p->in_flight--;
@@ -270,9 +272,9 @@ static int pump(struct pub_raw *p)
 	for (;;) {
 		ssize_t n;
 
-		if (p->in_len == IN_CAP)
+		if (p->in_len == p->in_cap)
 			return PW_EIO;
-		n = recv(p->fd, p->in + p->in_len, IN_CAP - p->in_len, 0);
+		n = recv(p->fd, p->in + p->in_len, p->in_cap - p->in_len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -387,7 +389,7 @@ static int mqtt_connect(struct pub_raw *p, int timeout_ms, int quiet)
 		if (p->out_off == p->out_len)
 			p->out_off = p->out_len = 0;
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = recv(p->fd, p->in + p->in_len, IN_CAP - p->in_len, 0);
+			ssize_t r = recv(p->fd, p->in + p->in_len, p->in_cap - p->in_len, 0);
 
 			if (r <= 0 && !(r < 0 && errno == EAGAIN))
 				break;
@@ -409,10 +411,13 @@ static int mqtt_connect(struct pub_raw *p, int timeout_ms, int quiet)
 			/* Oldest first: ids were given out in order, next_id is the oldest
 			 * possible one still held. */
 			for (k = 0; k < IDS - 1; k++) {
+				struct inflight *f;
+
 				id = 1 + (p->next_id - 1 + k) % (IDS - 1);
-				if (p->ifl[id].pkt) {
-					p->ifl[id].pkt[0] |= 0x08; /* DUP */
-					append(p, p->ifl[id].pkt, p->ifl[id].len);
+				f = &p->ifl[id % p->ifl_cap];
+				if (f->pkt && f->id == id) {
+					f->pkt[0] |= 0x08; /* DUP */
+					append(p, f->pkt, f->len);
 				}
 			}
 			return parse_input(p);
@@ -484,12 +489,17 @@ struct pub_raw *pub_raw_new(const struct pub_options *o)
 	p->client_id = strdup(o->client_id);
 	p->will_topic = o->will_topic && o->will_payload ? strdup(o->will_topic) : NULL;
 	p->will_payload = o->will_topic && o->will_payload ? strdup(o->will_payload) : NULL;
-	p->in = malloc(IN_CAP);
-	p->ifl = calloc(IDS, sizeof(*p->ifl));
+	if (p->opt.window > IDS - 2)
+		p->opt.window = IDS - 2;
+	if (p->opt.window < 1)
+		p->opt.window = 1;
+	/* A device with a small window costs a few KiB, a load generator more. */
+	p->in_cap = p->opt.window <= 64 ? 4096 : IN_CAP;
+	p->ifl_cap = (unsigned)p->opt.window + 1;
+	p->in = malloc(p->in_cap);
+	p->ifl = calloc(p->ifl_cap, sizeof(*p->ifl));
 	p->q0_cap = 4096;
 	p->q0 = malloc(p->q0_cap * sizeof(*p->q0));
-	if (o->window >= IDS - 1)
-		p->opt.window = IDS - 2;
 	if (!p->client_id || !p->in || !p->ifl || !p->q0 ||
 	    (o->will_topic && o->will_payload && (!p->will_topic || !p->will_payload)) ||
 	    parse_uri(p, o->uri) != PW_OK) {
@@ -551,7 +561,7 @@ int pub_raw_send(struct pub_raw *p, const char *topic, const void *payload, size
 		}
 	}
 	while (!p->connected ||
-	       (qos && (p->in_flight >= p->opt.window || p->ifl[p->next_id].pkt)) ||
+	       (qos && (p->in_flight >= p->opt.window || p->ifl[p->next_id % p->ifl_cap].pkt)) ||
 	       p->out_len - p->out_off > OUT_HIGH) {
 		if (stopping(p))
 			return PW_EBUSY;
@@ -583,9 +593,12 @@ int pub_raw_send(struct pub_raw *p, const char *topic, const void *payload, size
 	memcpy(pkt + h + 2 + tlen + (qos ? 2 : 0), payload, len);
 	p->sent++;
 	if (qos) {
-		p->ifl[id].pkt = pkt;
-		p->ifl[id].len = (uint32_t)total;
-		p->ifl[id].tag = tag;
+		struct inflight *f = &p->ifl[id % p->ifl_cap];
+
+		f->pkt = pkt;
+		f->len = (uint32_t)total;
+		f->tag = tag;
+		f->id = id;
 		p->in_flight++;
 		if (p->in_flight > p->max_in_flight)
 			p->max_in_flight = p->in_flight;
@@ -665,7 +678,7 @@ void pub_raw_free(struct pub_raw *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->ifl)
-		for (i = 0; i < IDS; i++)
+		for (i = 0; i < p->ifl_cap; i++)
 			free(p->ifl[i].pkt);
 	free(p->ifl);
 	free(p->q0);
@@ -675,4 +688,34 @@ void pub_raw_free(struct pub_raw *p)
 	free(p->will_topic);
 	free(p->will_payload);
 	free(p);
+}
+
+int pub_raw_flush(struct pub_raw *p)
+{
+	if (!p->connected)
+		return PW_EIO;
+	return pump(p);
+}
+
+void pub_raw_drop(struct pub_raw *p)
+{
+	if (p->fd >= 0) {
+		/* No DISCONNECT: the broker publishes the will. */
+		close(p->fd);
+		p->fd = -1;
+	}
+	p->connected = 0;
+	while (p->q0_count) {
+		complete(p, p->q0[p->q0_head].tag, 0);
+		p->q0_head = (p->q0_head + 1) % p->q0_cap;
+		p->q0_count--;
+	}
+	p->written_total += p->out_len - p->out_off;
+	p->out_off = p->out_len = 0;
+	p->in_len = 0;
+}
+
+int pub_raw_is_connected(struct pub_raw *p)
+{
+	return p->connected;
 }

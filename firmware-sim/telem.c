@@ -253,6 +253,36 @@ int telem_format_batch(const struct pw_telemetry *t, int n, char *buf, size_t ca
 	return b.overflow ? PW_ERANGE : PW_OK;
 }
 
+int telem_format_batch_fit(const struct pw_telemetry *t, int n, char *buf, size_t cap,
+                           size_t *len_out, int *used)
+{
+	struct telem_buf b;
+	int i;
+
+	*used = 0;
+	telem_buf_init(&b, buf, cap);
+	telem_buf_putc(&b, '[');
+	for (i = 0; i < n && i < PW_BATCH_MAX; i++) {
+		size_t mark = b.len;
+
+		if (i)
+			telem_buf_putc(&b, ',');
+		put_object(&b, &t[i]);
+		/* room for the closing bracket */
+		if (b.overflow || b.len + 1 > cap) {
+			b.overflow = 0;
+			b.len = mark;
+			break;
+		}
+	}
+	if (i == 0)
+		return PW_ERANGE;
+	telem_buf_putc(&b, ']');
+	*used = i;
+	*len_out = b.len;
+	return b.overflow ? PW_ERANGE : PW_OK;
+}
+
 int telem_format_status(int online, int64_t ts_ms, char *buf, size_t cap, size_t *len_out)
 {
 	struct telem_buf b;

@@ -37,6 +37,11 @@ void telem_buf_fixed(struct telem_buf *b, double v, int decimals);
 int telem_format(const struct pw_telemetry *t, char *buf, size_t cap, size_t *len_out);
 /* A batch array of n objects. */
 int telem_format_batch(const struct pw_telemetry *t, int n, char *buf, size_t cap, size_t *len_out);
+/* As many of t[0..n) as fit in cap (at least one must), as an array:
+ * *used says how many. A device splits its offline buffer this way so no
+ * message exceeds the contract's 16 KiB (a full object is ~450 bytes). */
+int telem_format_batch_fit(const struct pw_telemetry *t, int n, char *buf, size_t cap,
+                           size_t *len_out, int *used);
 /* {"v":1,"online":true|false,"ts":ms} */
 int telem_format_status(int online, int64_t ts_ms, char *buf, size_t cap, size_t *len_out);
 /* {"v":1,"ts":ms,"plate":"...","camera":"...","confidence":0.97}; plate and
