@@ -1,30 +1,23 @@
 /*
  * decode — MQTT topics and payloads from outside, checked into C values.
  *
- * One pass per message: the size is checked before parsing, Jansson parses
- * (duplicate keys rejected, \u0000 allowed inside strings so only our own
- * checks decide what a string may hold), each object's members are walked
- * once and sorted by key length + memcmp into a small table of borrowed
- * pointers (no key strings are built, unknown members are only counted),
- * then the fields are checked in the contract's table order: the first
- * broken rule names the reason. The tree is freed before returning; the
- * only allocations are Jansson's. Details are built (snprintf) only for
- * rejects and hold ASCII field names, never payload bytes.
+ * Per message: the size is checked before parsing; Jansson parses (duplicate
+ * keys rejected, \u0000 allowed in strings so that our checks decide what a
+ * string may hold); each object's members are walked once into a table of
+ * borrowed pointers by key length + memcmp (no key strings built, unknown
+ * members only counted); the fields are then checked in the contract's
+ * table order and the first broken rule names the reason. The tree is freed
+ * before returning; the only allocations are Jansson's. Details are built
+ * only for rejects and hold ASCII field names, never payload bytes. The
+ * decisions schemas/ repeats (null, integers, dtc members) are in decode.h.
  *
- * Decisions the schemas/ files repeat: null is never a value (bad_type);
- * integer fields take any integral JSON number (1.0 and 1e3 are integers,
- * as in JSON Schema), 1.5 is bad_type; inside tires and dtc entries unknown
- * members are ignored and counted like top-level ones, but tires keys are
- * only fl fr rl rr; a dtc entry needs code and status, mil defaults false;
- * anything wrong inside the dtc array is bad_dtc.
- *
- * Jansson 2.14 can abort (assert in lex_unget_unsave) when an allocation
- * fails while a number or word outgrows its 16-byte token buffer
- * (akheron/jansson#362). parse() therefore feeds the payload as element 2
- * of ["<24 chars>", payload]: that first string grows the buffer to 32
- * bytes, where a failure is harmless, so tokens of up to 31 bytes (every
- * VIN, int64 and shortest double) never grow it again. Longer tokens met
- * while allocations fail remain exposed to the upstream bug.
+ * Jansson 2.14 can abort (assert in lex_unget_unsave), or silently drop a
+ * character (a valid VIN turned bad_vin), when an allocation fails while a
+ * token outgrows its 16-byte token buffer (akheron/jansson#362). parse()
+ * therefore feeds the payload as element 2 of ["<24 chars>", payload]: that
+ * first string grows the buffer to 32 bytes, where a failure is harmless,
+ * so tokens of up to 31 bytes (every VIN, int64 and shortest double) never
+ * grow it again. Longer tokens met while allocations fail remain exposed.
  *
  * Thread: any; no globals, no clock of its own (callers pass now_ms).
  */

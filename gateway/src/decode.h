@@ -127,12 +127,24 @@ struct decode_batch {
 /* Decodes a telemetry payload published on the topic of `topic_vin`.
  * `now_ms` is the (virtual) clock for the ts limits. Always fills `out`;
  * returns PW_OK when the message could be read at all (items may still be
- * rejected one by one), PW_EINVAL when out->reason is set. */
+ * rejected one by one), PW_EINVAL when out->reason is set (an invalid
+ * `topic_vin` is PW_REJ_BAD_VIN for the whole message), PW_ENOMEM with
+ * PW_REJ_NO_MEMORY when Jansson ran out of memory.
+ * Shared with schemas/: null is never a value (bad_type); integer fields
+ * take any integral number (1.0, 1e3), as JSON Schema does; unknown members
+ * are ignored and counted at the top level, in a tire and in a dtc entry;
+ * tires keys are fl fr rl rr only (else out_of_range); a dtc entry needs
+ * code and status, mil defaults to false; anything wrong inside the dtc
+ * array is bad_dtc. Rules are checked in the contract's table order and
+ * the first broken one names the reason. */
 int decode_telemetry(const char *topic_vin, const void *payload, size_t len, int64_t now_ms,
 		     struct decode_batch *out);
 
 /* The status topic: {"v":1,"online":bool,"ts":ms}. `ts` must be an integer
- * >= 0 but has no age limit (a will message carries its connect time). */
+ * >= 0 but has no age limit (a will message carries its connect time).
+ * decode_status and decode_anpr return PW_OK, or PW_EINVAL (PW_ENOMEM when
+ * out of memory) with *reason set; `reason` and `detail` may be NULL, and
+ * `out` is zeroed on a reject. */
 struct pw_status {
 	int online;
 	int64_t ts_ms;
@@ -166,7 +178,9 @@ struct pw_topic {
 	char site[PW_SITE_ID_MAX]; /* for site topics */
 };
 /* Splits a topic (not NUL-terminated: `len` bytes). PW_EINVAL for anything
- * that is not one of the three shapes above. */
+ * that is not one of the three shapes above (site ids must be 1-63 of
+ * [A-Za-z0-9_-]). A vin segment longer than 17 bytes is left as "", which
+ * no VIN check accepts: it is never truncated into a valid-looking VIN. */
 int decode_topic(const char *topic, size_t len, struct pw_topic *out);
 
 /* True when `vin` is 17 characters of [A-HJ-NPR-Z0-9]. */
