@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -444,6 +445,27 @@ static int tire_pos(const char *key, size_t len)
 	return -1;
 }
 
+/* The members of one tire. */
+static const struct tire_rule {
+	const char *name;
+	size_t len;
+	double min, max;
+	uint8_t bit;
+	size_t offset; /* of the float in struct pw_tire */
+} tire_rules[] = {
+    {"kpa", 3, 0, 1000, PW_TIRE_KPA, offsetof(struct pw_tire, kpa)},
+    {"tread_mm", 8, 0, 30, PW_TIRE_TREAD, offsetof(struct pw_tire, tread_mm)},
+    {"temp_c", 6, -60, 200, PW_TIRE_TEMP, offsetof(struct pw_tire, temp_c)},
+};
+
+static const struct tire_rule *tire_rule(const char *key, size_t len)
+{
+	for (size_t i = 0; i < PW_ARRAY_LEN(tire_rules); i++)
+		if (tire_rules[i].len == len && memcmp(tire_rules[i].name, key, len) == 0)
+			return &tire_rules[i];
+	return NULL;
+}
+
 static enum pw_reject check_tires(const json_t *j, struct pw_telemetry *t, struct verdict *vd)
 {
 	const char *key;
@@ -468,33 +490,22 @@ static enum pw_reject check_tires(const json_t *j, struct pw_telemetry *t, struc
 		out = &t->tires[pos];
 		json_object_keylen_foreach(tire, mkey, mlen, m)
 		{
-			const char *name;
-			double min, max, d = 0;
-			uint8_t bit;
-			float *dst;
+			const struct tire_rule *r = tire_rule(mkey, mlen);
+			double d;
 
-			if (mlen == 3 && memcmp(mkey, "kpa", 3) == 0) {
-				name = "kpa", min = 0, max = 1000, bit = PW_TIRE_KPA;
-				dst = &out->kpa;
-			} else if (mlen == 8 && memcmp(mkey, "tread_mm", 8) == 0) {
-				name = "tread_mm", min = 0, max = 30, bit = PW_TIRE_TREAD;
-				dst = &out->tread_mm;
-			} else if (mlen == 6 && memcmp(mkey, "temp_c", 6) == 0) {
-				name = "temp_c", min = -60, max = 200, bit = PW_TIRE_TEMP;
-				dst = &out->temp_c;
-			} else {
+			if (!r) {
 				t->unknown_fields++;
 				continue;
 			}
 			if (!json_is_number(m))
 				return fail(vd, PW_REJ_BAD_TYPE, "tires.%s.%s: not a number",
-				            tire_names[pos], name);
+				            tire_names[pos], r->name);
 			d = json_number_value(m);
-			if (!(d >= min && d <= max))
+			if (!(d >= r->min && d <= r->max))
 				return fail(vd, PW_REJ_OUT_OF_RANGE, "tires.%s.%s: out of range",
-				            tire_names[pos], name);
-			*dst = (float)d;
-			out->has |= bit;
+				            tire_names[pos], r->name);
+			*(float *)((char *)out + r->offset) = (float)d;
+			out->has |= r->bit;
 		}
 		if (out->has)
 			t->has |= PW_F_TIRES;
