@@ -63,6 +63,7 @@ static int add(struct life_trip *trips, int n, int max, int64_t depart, enum lif
 	if (n >= max)
 		return n;
 	trips[n].depart_ms = depart;
+	trips[n].arrive_ms = 0;
 	trips[n].to = to;
 	trips[n].lat = lat;
 	trips[n].lon = lon;
@@ -158,20 +159,24 @@ int life_plan_day(const struct life_profile *p, struct rng *r, const struct life
 
 	if (appointment_ms > 0) {
 		/* Reaches the site within +-15 min of the appointment, stays 1-3 h. */
-		int64_t arrive = appointment_ms + (int64_t)rng_range(r, -15.0, 15.0) * MIN_MS;
+		int64_t arrive =
+		    appointment_ms + (int64_t)(rng_range(r, -8.0, 8.0) * (double)MIN_MS);
 		int64_t from_home = life_travel_ms(p->home_lat, p->home_lon, site->lat, site->lon);
-		int64_t depart = arrive - from_home, leave;
+		/* Leaves with time to spare; world.c paces the drive to `arrive`. */
+		int64_t depart = arrive - from_home * 3 / 2 - 10 * MIN_MS, leave;
 		double at_lat, at_lon;
 
-		/* Drops what would overlap: the visit takes the car for the slot. */
+		/* Drops what would overlap: the car is parked when the visit's trip
+		 * starts, and the visit takes it for the slot. */
 		leave = arrive + (int64_t)rng_range(r, 60, 180) * MIN_MS;
 		for (i = k = 0; i < n; i++)
-			if (tmp[i].depart_ms < depart - 30 * MIN_MS || tmp[i].depart_ms > leave)
+			if (tmp[i].depart_ms < depart - 120 * MIN_MS || tmp[i].depart_ms > leave)
 				tmp[k++] = tmp[i];
 		n = k;
 		life_offset(site->lat, site->lon, site->radius_m * rng_range(r, 0.0, 0.4),
 		            rng_range(r, 0, 360), &at_lat, &at_lon);
 		n = add(tmp, n, cap + 2, depart, LIFE_SITE, at_lat, at_lon);
+		tmp[n - 1].arrive_ms = arrive;
 		n = add(tmp, n, cap + 2, leave, LIFE_HOME, p->home_lat, p->home_lon);
 	}
 	qsort(tmp, (size_t)n, sizeof(tmp[0]), cmp_trip);

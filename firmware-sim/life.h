@@ -40,6 +40,7 @@ struct life_profile {
 
 struct life_trip {
 	int64_t depart_ms;
+	int64_t arrive_ms; /* the planned arrival for an appointment, else 0 */
 	enum life_place to;
 	double lat, lon;
 	/* A drive-past: first along the road from (via1) to (via2), outside the

@@ -167,6 +167,8 @@ static void report(struct world *w, int vi, int64_t t, world_emit_fn emit, void 
 	} else {
 		struct world_event ev = {WORLD_TELEMETRY, vi, t, m, 1, NULL, 0, 0};
 
+		if (v->n_buf) /* coverage is back: the older ones first */
+			flush_buffer(w, vi, t, emit, ctx);
 		emit_event(w, emit, ctx, &ev);
 	}
 }
@@ -260,6 +262,17 @@ static enum car_road choose_road(struct world *w, struct wveh *v)
 
 	if (v->cur.to == LIFE_SITE && d_site < SITE_SLOW_M)
 		return CAR_ROAD_CONGESTION; /* into the dealership's yard */
+	if (v->cur.to == LIFE_SITE && v->cur.arrive_ms > 0) {
+		/* Paced to the appointment: ahead of time, the slow way (traffic,
+		 * a detour); behind, the quick one. Estimate: the rest at 45 km/h
+		 * and the yard at walking pace. */
+		double rest_ms = (d_dest - SITE_SLOW_M) / 45000.0 * 3600000.0 + 4.0 * 60000.0;
+		double slack_ms = (double)(v->cur.arrive_ms - v->t_ms) - rest_ms;
+
+		v->road_left_km = 0;
+		v->road = slack_ms > 60000.0 ? CAR_ROAD_CONGESTION : CAR_ROAD_ARTERIAL;
+		return (enum car_road)v->road;
+	}
 	if (d_site < SITE_CALM_M)
 		return CAR_ROAD_ARTERIAL; /* passing traffic never crawls by the gate */
 	if (v->road_left_km > 0 && d_dest > 1000.0 && d_orig > 1000.0)
@@ -287,6 +300,7 @@ static void arrive(struct world *w, int vi, world_emit_fn emit, void *ctx)
 	v->car.lon = v->cur.lon;
 	v->car.speed_kmh = 0;
 	v->driving = 0;
+	v->tunnel_until_ms = 0; /* nobody parks in a tunnel */
 	v->at_place = v->cur.to;
 	car_ignition(&v->car, &v->rng, 0);
 	report(w, vi, v->t_ms, emit, ctx);
@@ -375,6 +389,20 @@ static int64_t parked_next(const struct wveh *v)
 	return next < v->t_ms ? v->t_ms : next;
 }
 
+/* Leaving for an appointment from closer than planned (work, an errand):
+ * the driver waits rather than arrives an hour early. */
+static int postpone_for_appointment(const struct world *w, struct wveh *v)
+{
+	struct life_trip *t = &v->plan[v->next_trip];
+	double d = car_distance_m(v->car.lat, v->car.lon, w->o.site.lat, w->o.site.lon);
+	int64_t est = (int64_t)(d / 45000.0 * 3600000.0) + 8 * 60000;
+
+	if (t->to != LIFE_SITE || t->arrive_ms <= 0 || t->arrive_ms - v->t_ms <= est + 5 * 60000)
+		return 0;
+	t->depart_ms = t->arrive_ms - est;
+	return 1;
+}
+
 static void run_vehicle(struct world *w, int vi, int64_t until, world_emit_fn emit, void *ctx)
 {
 	struct wveh *v = &w->v[vi];
@@ -401,6 +429,8 @@ static void run_vehicle(struct world *w, int vi, int64_t until, world_emit_fn em
 		if (v->t_ms >= v->day_midnight + DAY_MS) {
 			plan_day(w, vi, v->day_midnight + DAY_MS);
 		} else if (v->next_trip < v->n_plan && v->plan[v->next_trip].depart_ms <= v->t_ms) {
+			if (postpone_for_appointment(w, v))
+				continue;
 			start_trip(w, vi, emit, ctx);
 		} else {
 			report(w, vi, v->t_ms, emit, ctx);
