@@ -33,6 +33,12 @@ struct ingest {
 	struct pending pending[PW_BATCH_MAX]; /* working copies of this message's vehicles */
 	int n_pending;
 	struct log_limiter reject_log;
+	int txn_open;            /* a transaction is open on the store */
+	long txn_messages;       /* messages in the open group transaction */
+	uint64_t txn_started_us; /* monotonic time it opened */
+	int batch_max_messages;
+	uint64_t batch_max_us;
+	int replaying; /* replaying the journal: no appends, no metrics */
 };
 
 struct ingest *ingest_new(const struct ingest_options *opt)
@@ -45,6 +51,8 @@ struct ingest *ingest_new(const struct ingest_options *opt)
 	in->history_interval_ms = (int64_t)opt->history_interval_s * 1000;
 	if (in->history_interval_ms <= 0)
 		in->history_interval_ms = 300 * 1000;
+	in->batch_max_messages = opt->batch_max_messages > 0 ? opt->batch_max_messages : 1000;
+	in->batch_max_us = (uint64_t)(opt->batch_max_ms > 0 ? opt->batch_max_ms : 50) * 1000;
 	log_limiter_init(&in->reject_log, 20, 10 * 1000);
 	return in;
 }
@@ -252,74 +260,164 @@ static int process_anpr(struct ingest *in, const struct pw_topic *tp, const char
 	return PW_OK;
 }
 
+/* Opens the transaction this message's writes go into: its own, or the
+ * group's (journal mode) if one is open already. */
+static int open_transaction(struct ingest *in)
+{
+	if (in->txn_open)
+		return PW_OK;
+	if (store_begin(in->opt.store) != PW_OK)
+		return PW_EIO;
+	in->txn_open = 1;
+	in->txn_messages = 0;
+	in->txn_started_us = monotonic_us();
+	return PW_OK;
+}
+
+int ingest_flush(struct ingest *in)
+{
+	uint64_t t0;
+
+	if (!in->txn_open)
+		return PW_OK;
+	t0 = monotonic_us();
+	in->txn_open = 0;
+	if (store_commit(in->opt.store) != PW_OK) {
+		store_rollback(in->opt.store);
+		return PW_EIO;
+	}
+	metrics_add_commit_us(in->opt.metrics, monotonic_us() - t0);
+	if (in->opt.journal && journal_reset(in->opt.journal) != PW_OK)
+		return PW_EIO;
+	return PW_OK;
+}
+
+/* Journal mode: the message is committed once its record is written. */
+static int commit_message(struct ingest *in, const char *topic, size_t topic_len,
+                          const void *payload, size_t len)
+{
+	if (!in->opt.journal)
+		return ingest_flush(in);
+	if (!in->replaying && journal_append(in->opt.journal, topic, topic_len, payload, len))
+		return PW_EIO;
+	in->txn_messages++;
+	if (in->txn_messages >= in->batch_max_messages ||
+	    monotonic_us() - in->txn_started_us >= in->batch_max_us)
+		return ingest_flush(in);
+	return PW_OK;
+}
+
+static void count_outcome(struct ingest *in, const struct ingest_output *out,
+                          const struct tally *tally, enum pw_topic_kind kind)
+{
+	struct metrics *m = in->opt.metrics;
+
+	if (in->replaying)
+		return;
+	for (int i = 0; i < tally->accepted; i++)
+		metrics_count_message(m, PW_MSG_ACCEPTED);
+	for (int i = 0; i < tally->duplicates; i++)
+		metrics_count_message(m, PW_MSG_DUPLICATE);
+	for (int i = 0; i < out->rejected; i++)
+		metrics_count_message(m, PW_MSG_REJECTED);
+	for (int i = 0; i < out->n_rejects; i++)
+		metrics_count_reject(m, out->rejects[i].reason);
+	for (int i = 0; i < tally->rollbacks; i++)
+		metrics_count_odometer_rollback(m);
+	for (int i = 0; i < tally->late; i++)
+		metrics_count_late(m);
+	if (tally->unknown_fields)
+		metrics_count_unknown_fields(m, tally->unknown_fields);
+	if (kind == PW_TOPIC_STATUS && tally->accepted)
+		metrics_count_status(m);
+	if (kind == PW_TOPIC_ANPR && tally->accepted)
+		metrics_count_anpr(m);
+	metrics_set_vehicles(m, state_count(in->opt.state));
+}
+
 int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const void *payload,
                    size_t len, struct ingest_output *out)
 {
 	struct pw_topic tp;
 	struct tally tally = {0};
-	int rc;
-	int is_telemetry;
+	int rc = PW_OK;
 
 	memset(out, 0, offsetof(struct ingest_output, rejects));
 	in->n_pending = 0;
-	metrics_count_mqtt_message(in->opt.metrics);
+	if (!in->replaying)
+		metrics_count_mqtt_message(in->opt.metrics);
 
 	if (decode_topic(topic, topic_len, &tp) != PW_OK) {
 		add_reject(in, out, topic, topic_len, PW_REJ_BAD_TOPIC, -1, "unknown topic");
 		goto count;
 	}
-	is_telemetry = tp.kind == PW_TOPIC_TELEMETRY;
 	if (tp.kind == PW_TOPIC_ANPR) {
-		rc = process_anpr(in, &tp, topic, topic_len, payload, len, out, &tally);
-		goto done;
+		/* nothing stored yet: arrival matching comes with its own issue */
+		process_anpr(in, &tp, topic, topic_len, payload, len, out, &tally);
+		goto count;
 	}
-	if (store_begin(in->opt.store) != PW_OK)
+	if (open_transaction(in) != PW_OK)
 		return PW_EIO;
-	if (is_telemetry)
+	if (tp.kind == PW_TOPIC_TELEMETRY)
 		rc = process_telemetry(in, &tp, topic, topic_len, payload, len, out, &tally);
 	else
 		rc = process_status(in, &tp, topic, topic_len, payload, len, out, &tally);
-	if (rc == PW_OK) {
-		uint64_t t0 = monotonic_us();
-
-		rc = store_commit(in->opt.store) == PW_OK ? PW_OK : PW_EIO;
-		metrics_add_commit_us(in->opt.metrics, monotonic_us() - t0);
-	}
+	if (rc == PW_OK && in->n_pending > 0)
+		rc = commit_message(in, topic, topic_len, payload, len);
+	else if (rc == PW_OK && !in->opt.journal)
+		rc = ingest_flush(in); /* nothing written: ends the empty transaction */
 	if (rc != PW_OK) {
-		store_rollback(in->opt.store);
+		if (in->txn_open)
+			store_rollback(in->opt.store);
+		in->txn_open = 0;
 		in->n_pending = 0;
 		return PW_EIO;
 	}
+	/* committed: memory may follow now */
 	for (int i = 0; i < in->n_pending; i++)
-		if (state_put(in->opt.state, &in->pending[i].v) != PW_OK) {
-			/* the row is committed; memory catches up at the next restart */
-			log_error("ingest", "out of memory keeping %s in memory",
+		if (state_put(in->opt.state, &in->pending[i].v) != PW_OK)
+			log_error("ingest", "out of memory keeping %s; it reloads at restart",
 			          in->pending[i].v.vin);
-		}
-	metrics_set_vehicles(in->opt.metrics, state_count(in->opt.state));
-	if (!is_telemetry)
-		metrics_count_status(in->opt.metrics);
-done:
-	if (rc != PW_OK)
-		return PW_EIO;
-	if (tp.kind == PW_TOPIC_ANPR && tally.accepted)
-		metrics_count_anpr(in->opt.metrics);
 count:
 	out->accepted = tally.accepted;
 	out->duplicates = tally.duplicates;
-	for (int i = 0; i < tally.accepted; i++)
-		metrics_count_message(in->opt.metrics, PW_MSG_ACCEPTED);
-	for (int i = 0; i < tally.duplicates; i++)
-		metrics_count_message(in->opt.metrics, PW_MSG_DUPLICATE);
-	for (int i = 0; i < out->rejected; i++)
-		metrics_count_message(in->opt.metrics, PW_MSG_REJECTED);
-	for (int i = 0; i < out->n_rejects; i++)
-		metrics_count_reject(in->opt.metrics, out->rejects[i].reason);
-	for (int i = 0; i < tally.rollbacks; i++)
-		metrics_count_odometer_rollback(in->opt.metrics);
-	for (int i = 0; i < tally.late; i++)
-		metrics_count_late(in->opt.metrics);
-	if (tally.unknown_fields)
-		metrics_count_unknown_fields(in->opt.metrics, tally.unknown_fields);
+	count_outcome(in, out, &tally, tp.kind);
+	return PW_OK;
+}
+
+struct replay_ctx {
+	struct ingest *in;
+	struct ingest_output out;
+};
+
+static int replay_one(void *ctx, const char *topic, size_t topic_len, const void *payload,
+                      size_t len)
+{
+	struct replay_ctx *rc = ctx;
+
+	return ingest_process(rc->in, topic, topic_len, payload, len, &rc->out) == PW_OK ? 0 : -1;
+}
+
+int ingest_replay_journal(struct ingest *in, long *replayed)
+{
+	struct replay_ctx *ctx;
+	int rc;
+
+	*replayed = 0;
+	if (!in->opt.journal)
+		return PW_OK;
+	ctx = malloc(sizeof(*ctx));
+	if (!ctx)
+		return PW_ENOMEM;
+	ctx->in = in;
+	in->replaying = 1;
+	rc = journal_replay(in->opt.journal, replay_one, ctx, replayed);
+	in->replaying = 0;
+	free(ctx);
+	if (rc != PW_OK)
+		return rc;
+	/* commit what was replayed, and only then forget the records */
+	if (open_transaction(in) != PW_OK || ingest_flush(in) != PW_OK)
+		return PW_EIO;
 	return PW_OK;
 }

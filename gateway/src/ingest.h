@@ -3,6 +3,13 @@
  * verdicts out. decode → dedupe by (vin, seq) → merge into the vehicle's
  * state → write SQLite → commit → only then update memory and count.
  *
+ * "Commit" has two modes. Without a journal every message is its own SQLite
+ * transaction. With a journal (the daemon) a message is committed when its
+ * record is appended to the journal; its SQLite writes join an open
+ * transaction that is committed for many messages at once (group commit:
+ * every batch_max_messages, or batch_max_ms after it opened, or when the
+ * main thread calls ingest_flush), and the journal is emptied after each.
+ *
  * No MQTT here (mqtt.c feeds it and publishes what it returns), so it is
  * tested with a real store and no broker. Thread: the core thread (Paho's
  * callback thread) alone calls ingest_process(); the struct ingest, the
@@ -15,6 +22,7 @@
 #include <stdint.h>
 #include "clock.h"
 #include "decode.h"
+#include "journal.h"
 #include "metrics.h"
 #include "state.h"
 #include "store.h"
@@ -41,6 +49,9 @@ struct ingest_options {
 	struct store *store;          /* borrowed, read-write, used by the core thread only */
 	struct state *state;          /* borrowed, the core thread's */
 	int history_interval_s;
+	struct journal *journal; /* borrowed; NULL: one transaction per message */
+	int batch_max_messages;  /* group commit size (journal mode), default 1000 */
+	int batch_max_ms;        /* group commit age (journal mode), default 50 */
 };
 
 struct ingest;
@@ -50,9 +61,20 @@ void ingest_free(struct ingest *in);
 
 /* Handles one MQTT message. PW_OK when every effect is committed (or the
  * message was deliberately rejected): the caller may acknowledge it.
- * PW_EIO when the database failed: nothing of the message is applied, memory
- * is unchanged, and the caller must not acknowledge it. */
+ * PW_EIO when the database or the journal failed: the message is not
+ * applied and must not be acknowledged; in journal mode the open group
+ * transaction is lost with it, so the caller must exit and let the restart
+ * replay the journal. Memory never runs ahead of what is committed. */
 int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const void *payload,
                    size_t len, struct ingest_output *out);
+
+/* Commits the open group transaction, if any, and empties the journal.
+ * PW_EIO is fatal as above. Core thread, or a thread holding the core lock. */
+int ingest_flush(struct ingest *in);
+
+/* At start, before MQTT: re-applies what the journal holds (a crash left it
+ * uncommitted to SQLite), commits it and empties the journal. Records
+ * already in SQLite are recognised as duplicates. *replayed = records read. */
+int ingest_replay_journal(struct ingest *in, long *replayed);
 
 #endif

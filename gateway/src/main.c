@@ -21,6 +21,7 @@
 #include "config.h"
 #include "http.h"
 #include "ingest.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
@@ -241,8 +242,16 @@ static void purge_positions(struct store *st, const struct pw_config *cfg,
 		         cfg->db.retention_days);
 }
 
+static int flush_core(void *ingest)
+{
+	return ingest_flush(ingest);
+}
+
 static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 {
+	struct journal *journal = NULL;
+	char journal_path[PW_PATH_MAX + 16];
+	long replayed = 0;
 	struct metrics *metrics = NULL;
 	struct store *store = NULL, *housekeeping = NULL;
 	struct state *state = NULL;
@@ -283,25 +292,41 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	                                         .metrics = metrics});
 	if (!http)
 		goto out;
+	snprintf(journal_path, sizeof(journal_path), "%s.journal", cfg->db.path);
+	journal = journal_open(journal_path);
+	if (!journal)
+		goto out;
 	ingest =
 	    ingest_new(&(struct ingest_options){.site_id = cfg->site.id,
 	                                        .clock = clk,
 	                                        .metrics = metrics,
 	                                        .store = store,
 	                                        .state = state,
-	                                        .history_interval_s = cfg->db.history_interval_s});
+	                                        .history_interval_s = cfg->db.history_interval_s,
+	                                        .journal = journal});
 	if (!ingest)
 		goto out;
+	if (ingest_replay_journal(ingest, &replayed) != PW_OK) {
+		log_error("main", "cannot replay %s into %s", journal_path, cfg->db.path);
+		goto out;
+	}
+	if (replayed)
+		log_info("main", "replayed %ld uncommitted messages from %s", replayed,
+		         journal_path);
 	mqtt = mqtt_start(
 	    &(struct mqtt_options){.cfg = cfg, .clock = clk, .ingest = ingest, .metrics = metrics});
 	if (!mqtt)
 		goto out;
 
 	while (!atomic_load(&stop_requested)) {
-		struct timespec tick = {0, 100 * 1000 * 1000};
+		struct timespec tick = {0, 20 * 1000 * 1000};
 		int64_t now = clock_real_ms();
 
 		mqtt_tick(mqtt);
+		if (mqtt_run_locked(mqtt, flush_core, ingest) != PW_OK) {
+			log_error("main", "cannot commit to %s; exiting", cfg->db.path);
+			_exit(1); /* the journal keeps what was acknowledged */
+		}
 		if (now >= next_purge_ms) {
 			purge_positions(housekeeping, cfg, clk);
 			next_purge_ms = now + RETENTION_EVERY_MS;
@@ -312,7 +337,12 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	rc = 0;
 out:
 	mqtt_stop(mqtt); /* no message is in hand after this */
+	if (ingest && ingest_flush(ingest) != PW_OK) {
+		log_error("main", "final commit to %s failed; the journal keeps it", cfg->db.path);
+		rc = 1;
+	}
 	ingest_free(ingest);
+	journal_close(journal);
 	http_stop(http);
 	store_close(housekeeping);
 	store_close(store);

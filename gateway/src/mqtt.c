@@ -24,8 +24,7 @@
 #include "mqtt.h"
 #include "pw.h"
 
-#define TOPIC_MAX         256
-#define DB_RETRY_LIMIT_MS (60 * 1000)
+#define TOPIC_MAX 256
 
 struct mqtt {
 	MQTTAsync client;
@@ -106,28 +105,20 @@ static void sleep_ms(int ms)
 }
 
 /* Paho receive thread (the core thread). Returns 1 only once the message's
- * effects are committed: Paho acknowledges it after we return. */
+ * effects are committed: Paho acknowledges it after we return. If they
+ * cannot be committed the process exits without acknowledging: the broker
+ * redelivers the message and the restart replays the journal. */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct mqtt *m = ctx;
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-	int waited_ms = 0, delay_ms = 50;
 
 	pthread_mutex_lock(&m->core_lock);
-	while (ingest_process(m->opt.ingest, topic, tlen, msg->payload, (size_t)msg->payloadlen,
-	                      &m->out) != PW_OK) {
-		if (waited_ms >= DB_RETRY_LIMIT_MS || atomic_load(&m->stopping)) {
-			log_error("mqtt",
-			          "database unavailable for %d s; exiting without "
-			          "acknowledging %.*s (the broker will redeliver it)",
-			          waited_ms / 1000, (int)tlen, topic);
-			_exit(1);
-		}
-		log_warn("mqtt", "could not commit %.*s; retrying in %d ms", (int)tlen, topic,
-		         delay_ms);
-		sleep_ms(delay_ms);
-		waited_ms += delay_ms;
-		delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
+	if (ingest_process(m->opt.ingest, topic, tlen, msg->payload, (size_t)msg->payloadlen,
+	                   &m->out) != PW_OK) {
+		log_error("mqtt", "cannot commit %.*s; exiting without acknowledging it", (int)tlen,
+		          topic);
+		_exit(1);
 	}
 	for (int i = 0; i < m->out.n_rejects; i++)
 		publish_reject(m, topic, tlen, &m->out.rejects[i]);
@@ -135,6 +126,16 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	MQTTAsync_freeMessage(&msg);
 	MQTTAsync_free(topic);
 	return 1;
+}
+
+int mqtt_run_locked(struct mqtt *m, int (*fn)(void *ctx), void *ctx)
+{
+	int rc;
+
+	pthread_mutex_lock(&m->core_lock);
+	rc = fn(ctx);
+	pthread_mutex_unlock(&m->core_lock);
+	return rc;
 }
 
 /* Paho thread. Only now is the gateway "connected" for /healthz: before the

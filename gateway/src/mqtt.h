@@ -7,8 +7,8 @@
  * thread — and the callback returns only once its effects are committed:
  * Paho sends the PUBACK after the callback returns, so nothing acknowledged
  * is ever lost, and what was not acknowledged is redelivered and deduplicated
- * by (vin, seq). If the database stays down the process exits without
- * acknowledging, rather than acknowledge what it could not keep.
+ * by (vin, seq). If a message cannot be committed the process exits without
+ * acknowledging it, rather than acknowledge what it could not keep.
  *
  * Also: the retained gateway status with its will, automatic reconnect with
  * back-off, and publishing (rejections now; events in later issues) from
@@ -42,6 +42,10 @@ void mqtt_tick(struct mqtt *m);
 /* Publishes from any thread; copies the payload. PW_EIO if Paho refused it. */
 int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
                  int retained);
+
+/* Runs fn(ctx) holding the core lock, so it never overlaps a message being
+ * processed (the main thread's idle group commit). Returns fn's result. */
+int mqtt_run_locked(struct mqtt *m, int (*fn)(void *ctx), void *ctx);
 
 /* Stops taking messages: publishes the offline gateway status, disconnects
  * (waiting for the message in hand to commit), frees. Accepts NULL. */

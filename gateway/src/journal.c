@@ -1,0 +1,220 @@
+/*
+ * journal — append-only commit log of applied MQTT messages; see journal.h.
+ *
+ * One record is written with one writev() of its header, topic, payload and
+ * checksum, so a process killed at any instant leaves either the whole record
+ * or a torn tail, which replay detects and cuts off. Thread: the core thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "log.h"
+#include "pw.h"
+
+#define MAGIC        0x314a5750u /* "PWJ1" little-endian */
+#define HEADER_BYTES 12
+#define RECORD_MAX   (PW_PAYLOAD_MAX * 64 + 4096) /* payloads are checked later, not here */
+
+struct journal {
+	int fd;
+	char *path;
+	long records;
+	off_t size;
+};
+
+static uint32_t crc_table[256];
+static int crc_ready;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+	crc_ready = 1;
+}
+
+uint32_t journal_crc32(uint32_t crc, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (!crc_ready)
+		crc_init();
+	crc = ~crc;
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void put_u32(unsigned char *b, uint32_t v)
+{
+	b[0] = (unsigned char)v;
+	b[1] = (unsigned char)(v >> 8);
+	b[2] = (unsigned char)(v >> 16);
+	b[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32(const unsigned char *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+struct journal *journal_open(const char *path)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	struct stat st;
+
+	if (!j)
+		return NULL;
+	if (!crc_ready)
+		crc_init();
+	j->path = strdup(path);
+	if (!j->path)
+		goto out_free;
+	j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->fd < 0) {
+		log_error("journal", "cannot open %s: %s", path, strerror(errno));
+		goto out_free;
+	}
+	if (fstat(j->fd, &st) == 0)
+		j->size = st.st_size;
+	return j;
+
+out_free:
+	free(j->path);
+	free(j);
+	return NULL;
+}
+
+void journal_close(struct journal *j)
+{
+	if (!j)
+		return;
+	close(j->fd);
+	free(j->path);
+	free(j);
+}
+
+int journal_append(struct journal *j, const char *topic, size_t topic_len, const void *payload,
+                   size_t payload_len)
+{
+	unsigned char head[HEADER_BYTES], tail[4];
+	uint32_t crc;
+	struct iovec iov[4];
+	size_t total = HEADER_BYTES + topic_len + payload_len + 4;
+	ssize_t n;
+
+	if (topic_len > UINT32_MAX || payload_len > UINT32_MAX)
+		return PW_EINVAL;
+	put_u32(head, MAGIC);
+	put_u32(head + 4, (uint32_t)topic_len);
+	put_u32(head + 8, (uint32_t)payload_len);
+	crc = journal_crc32(0, head, HEADER_BYTES);
+	crc = journal_crc32(crc, topic, topic_len);
+	crc = journal_crc32(crc, payload, payload_len);
+	put_u32(tail, crc);
+	iov[0] = (struct iovec){head, HEADER_BYTES};
+	iov[1] = (struct iovec){(void *)topic, topic_len};
+	iov[2] = (struct iovec){(void *)payload, payload_len};
+	iov[3] = (struct iovec){tail, 4};
+	/* pwritev at our own end: a short write is retried from where it stopped */
+	n = pwritev(j->fd, iov, 4, j->size);
+	if (n != (ssize_t)total) {
+		log_error("journal", "cannot append to %s: %s", j->path,
+		          n < 0 ? strerror(errno) : "short write");
+		/* leave the file as it was; a torn tail would be cut at replay anyway */
+		if (ftruncate(j->fd, j->size) != 0)
+			log_error("journal", "cannot cut %s back: %s", j->path, strerror(errno));
+		return PW_EIO;
+	}
+	j->size += (off_t)total;
+	j->records++;
+	return PW_OK;
+}
+
+int journal_replay(struct journal *j,
+                   int (*fn)(void *ctx, const char *topic, size_t topic_len, const void *payload,
+                             size_t payload_len),
+                   void *ctx, long *count)
+{
+	unsigned char head[HEADER_BYTES], tail[4];
+	char *buf = NULL;
+	size_t cap = 0;
+	off_t pos = 0;
+	int rc = PW_OK;
+
+	*count = 0;
+	while (pos + HEADER_BYTES <= j->size) {
+		uint32_t tlen, plen;
+		size_t body;
+
+		if (pread(j->fd, head, HEADER_BYTES, pos) != HEADER_BYTES || get_u32(head) != MAGIC)
+			break;
+		tlen = get_u32(head + 4);
+		plen = get_u32(head + 8);
+		body = (size_t)tlen + plen;
+		if (body > RECORD_MAX || pos + HEADER_BYTES + (off_t)body + 4 > j->size)
+			break;
+		if (body > cap) {
+			char *nb = realloc(buf, body ? body : 1);
+
+			if (!nb) {
+				rc = PW_ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap = body;
+		}
+		if (pread(j->fd, buf, body, pos + HEADER_BYTES) != (ssize_t)body ||
+		    pread(j->fd, tail, 4, pos + HEADER_BYTES + (off_t)body) != 4)
+			break;
+		if (get_u32(tail) != journal_crc32(journal_crc32(0, head, HEADER_BYTES), buf, body))
+			break;
+		if (fn(ctx, buf, tlen, buf + tlen, plen) != 0) {
+			rc = PW_EIO;
+			goto out;
+		}
+		(*count)++;
+		pos += HEADER_BYTES + (off_t)body + 4;
+	}
+	if (pos < j->size) {
+		log_warn("journal",
+		         "%s: cutting a torn or corrupt tail of %lld bytes at offset %lld", j->path,
+		         (long long)(j->size - pos), (long long)pos);
+		if (ftruncate(j->fd, pos) != 0) {
+			rc = PW_EIO;
+			goto out;
+		}
+		j->size = pos;
+	}
+	j->records = *count;
+out:
+	free(buf);
+	return rc;
+}
+
+int journal_reset(struct journal *j)
+{
+	if (ftruncate(j->fd, 0) != 0) {
+		log_error("journal", "cannot empty %s: %s", j->path, strerror(errno));
+		return PW_EIO;
+	}
+	j->size = 0;
+	j->records = 0;
+	return PW_OK;
+}
+
+long journal_records(const struct journal *j)
+{
+	return j->records;
+}

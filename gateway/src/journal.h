@@ -1,0 +1,52 @@
+/*
+ * journal — the core's commit log: every MQTT message whose effects were
+ * applied is appended here (one write()) before it is acknowledged, and the
+ * SQLite writes of many messages are committed together afterwards.
+ *
+ * Why: a SQLite commit costs ~20 µs here (WAL locks and a page write per
+ * transaction); one append costs ~2 µs. A message is durable against a
+ * killed process as soon as its record is written (the page cache keeps
+ * it, exactly like SQLite's WAL with synchronous=NORMAL); the group commit
+ * then moves many messages into SQLite at once and empties the journal.
+ * At start, records still in the journal are replayed through ingest before
+ * MQTT connects; dedupe by (vin, seq) makes a replay of anything already in
+ * SQLite a no-op.
+ *
+ * Record: "PWJ1" magic, u32 topic length, u32 payload length, topic,
+ * payload, u32 CRC-32 of all before it. A torn or corrupt tail (a crash in
+ * mid-write) ends the replay and is cut off. Thread: the core thread.
+ */
+#ifndef PW_JOURNAL_H
+#define PW_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+
+/* Opens (creating) the journal file at `path`. NULL on failure (logged). */
+struct journal *journal_open(const char *path);
+void journal_close(struct journal *j);
+
+/* Appends one message record with a single write. PW_EIO on failure. */
+int journal_append(struct journal *j, const char *topic, size_t topic_len, const void *payload,
+                   size_t payload_len);
+
+/* Calls fn for each intact record from the start, in order; stops at the
+ * first torn or corrupt record (cutting the file there) or when fn returns
+ * non-zero. *count = records replayed. */
+int journal_replay(struct journal *j,
+                   int (*fn)(void *ctx, const char *topic, size_t topic_len, const void *payload,
+                             size_t payload_len),
+                   void *ctx, long *count);
+
+/* Empties the journal (after its records are committed to SQLite). */
+int journal_reset(struct journal *j);
+
+/* Records appended since the last reset. */
+long journal_records(const struct journal *j);
+
+/* CRC-32 (IEEE 802.3), exposed for tests. */
+uint32_t journal_crc32(uint32_t crc, const void *data, size_t len);
+
+#endif
