@@ -13,7 +13,7 @@
  * SQLite a no-op.
  *
  * Record: "PWJ1" magic, u32 topic length, u32 payload length, topic,
- * payload, u32 CRC-32 of all before it. A torn or corrupt tail (a crash in
+ * payload, u32 checksum of the three (chained). A torn or corrupt tail (a crash in
  * mid-write) ends the replay and is cut off. Thread: the core thread.
  */
 #ifndef PW_JOURNAL_H
@@ -46,7 +46,7 @@ int journal_reset(struct journal *j);
 /* Records appended since the last reset. */
 long journal_records(const struct journal *j);
 
-/* CRC-32 (IEEE 802.3), exposed for tests. */
-uint32_t journal_crc32(uint32_t crc, const void *data, size_t len);
+/* The record checksum, chained: checksum(checksum(0, a), b); for tests. */
+uint32_t journal_checksum(uint32_t seed, const void *data, size_t len);
 
 #endif
