@@ -23,6 +23,9 @@
 #include "faults.h"
 #include "fleet.h"
 #include "load.h"
+#include "realtime.h"
+#include "scenario.h"
+#include <time.h>
 #include "log.h"
 #include "pw.h"
 
@@ -43,6 +46,7 @@ static const char usage_text[] =
     "                   [--inflight W] [--fields full|minimal] [--faults SPEC]\n"
     "                   [--manifest FILE] [--state FILE] [--client-id ID]\n"
     "                   [--transport auto|raw|paho] [--drain-timeout S]\n"
+    "                   [--appointments FILE] [--duration S] [--connections device|shared]\n"
     "                   [--site ID] [--site-file site.json] [--log-level L]\n"
     "\n"
     "Simulated in-car telematics devices (and an entrance plate camera) for Pitwall.\n"
@@ -70,6 +74,24 @@ static const char usage_text[] =
     "  --transport T       raw (own MQTT 3.1.1 writer, batched; tcp:// only),\n"
     "                      paho (Paho MQTTAsync) or auto (default: raw for tcp://)\n"
     "  --drain-timeout S   wait at most S s for the last acknowledgements (default 60)\n"
+    "\n"
+    "Realistic mode (--realtime): the fleet's daily life in (virtual) real time.\n"
+    "  --site-file FILE    site.json: id, time zone, geofence (default: built-in\n"
+    "                      Jinan site at 36.66860,116.89050 r=120 m, Asia/Shanghai)\n"
+    "  --site ID           site id for the camera topic (default: the file's, or\n"
+    "                      \"default\")\n"
+    "  --appointments FILE appointments.csv: those cars reach the geofence within\n"
+    "                      +-15 min of their time; the camera reads their plates\n"
+    "  --duration S        stop after S seconds of virtual time\n"
+    "  --count N           stop after N telemetry objects\n"
+    "  --connections device|shared  one MQTT connection per device with retained\n"
+    "                      status and will (default), or one for all\n"
+    "  --drive-interval S  report period while driving (default 10)\n"
+    "  --park-interval S   report period while parked (default 1800)\n"
+    "  --misread-rate P    plate misreads (default 0.04); --camera ID (entrance-1)\n"
+    "Scripted mode (--scenario FILE): exact messages and plate reads at given\n"
+    "virtual times (firmware-sim/README.md describes the format).\n"
+    "\n"
     "Clock (as the gateway's): --now ISO8601 [--speedup K] [--anchor UNIX_S]\n"
     "  --log-level L       error, warn (default), info, debug\n"
     "\n"
@@ -89,7 +111,13 @@ struct cli {
 	const char *site_id;
 	const char *site_file;
 	const char *appointments;
+	const char *camera;
 	int vehicles;
+	int shared_connection;
+	int drive_interval_s;
+	int park_interval_s;
+	double misread_p;
+	double duration_s;
 	enum pub_transport transport;
 	int realtime;
 	int qos;
@@ -163,6 +191,12 @@ enum {
 	OPT_APPOINTMENTS,
 	OPT_LOG_LEVEL,
 	OPT_TRANSPORT,
+	OPT_DURATION,
+	OPT_CONNECTIONS,
+	OPT_DRIVE_INTERVAL,
+	OPT_PARK_INTERVAL,
+	OPT_MISREAD,
+	OPT_CAMERA,
 	OPT_HELP,
 };
 
@@ -195,6 +229,12 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	    {"appointments", required_argument, NULL, OPT_APPOINTMENTS},
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	    {"transport", required_argument, NULL, OPT_TRANSPORT},
+	    {"duration", required_argument, NULL, OPT_DURATION},
+	    {"connections", required_argument, NULL, OPT_CONNECTIONS},
+	    {"drive-interval", required_argument, NULL, OPT_DRIVE_INTERVAL},
+	    {"park-interval", required_argument, NULL, OPT_PARK_INTERVAL},
+	    {"misread-rate", required_argument, NULL, OPT_MISREAD},
+	    {"camera", required_argument, NULL, OPT_CAMERA},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0}};
 	long long v;
@@ -213,7 +253,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	cli->speedup = 1.0;
 	cli->seed = 1;
 	cli->drain_timeout_s = 60;
-	cli->site_id = "default";
+	cli->site_id = NULL;
+	cli->camera = "entrance-1";
+	cli->misread_p = 0.04;
 	log_set_level(PW_LOG_WARN);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -339,6 +381,37 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 				return PW_EINVAL;
 			}
 			break;
+		case OPT_DURATION:
+			if (parse_double("--duration", optarg, 0, 1e9, &cli->duration_s))
+				return PW_EINVAL;
+			break;
+		case OPT_CONNECTIONS:
+			if (strcmp(optarg, "device") == 0) {
+				cli->shared_connection = 0;
+			} else if (strcmp(optarg, "shared") == 0) {
+				cli->shared_connection = 1;
+			} else {
+				fprintf(stderr, "pitwall-sim: --connections: device or shared\n");
+				return PW_EINVAL;
+			}
+			break;
+		case OPT_DRIVE_INTERVAL:
+			if (parse_long("--drive-interval", optarg, 10, 3600, &v))
+				return PW_EINVAL;
+			cli->drive_interval_s = (int)v;
+			break;
+		case OPT_PARK_INTERVAL:
+			if (parse_long("--park-interval", optarg, 10, 86400, &v))
+				return PW_EINVAL;
+			cli->park_interval_s = (int)v;
+			break;
+		case OPT_MISREAD:
+			if (parse_double("--misread-rate", optarg, 0, 1, &cli->misread_p))
+				return PW_EINVAL;
+			break;
+		case OPT_CAMERA:
+			cli->camera = optarg;
+			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			exit(0);
@@ -392,6 +465,160 @@ static void print_load_summary(const struct cli *cli, int vehicles, const struct
 	fflush(stdout);
 }
 
+/* Offset of `tz` (IANA name) from UTC at `at_ms`, seconds east. */
+static int tz_offset_at(const char *tz, int64_t at_ms)
+{
+	char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	time_t t = (time_t)(at_ms / 1000);
+	struct tm tm;
+	int off;
+
+	setenv("TZ", tz, 1);
+	tzset();
+	localtime_r(&t, &tm);
+	off = (int)tm.tm_gmtoff;
+	if (old) {
+		setenv("TZ", old, 1);
+		free(old);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+	return off;
+}
+
+static void print_realtime_summary(const struct cli *cli, int vehicles,
+                                   const struct realtime_result *r, int rc)
+{
+	char faults[512] = "null", start[32], end[32];
+
+	if (cli->faults || cli->dup_rate > 0)
+		faults_report_json(&r->faults, faults, sizeof(faults));
+	clock_format_iso8601(r->start_ms, start, sizeof(start));
+	clock_format_iso8601(r->end_ms, end, sizeof(end));
+	printf("{\"mode\":\"realtime\",\"vehicles\":%d,\"objects\":%llu,\"created\":%llu,"
+	       "\"messages\":%llu,\"acked\":%llu,\"failed\":%llu,\"batches\":%llu,"
+	       "\"status\":%llu,\"plate_reads\":%llu,\"misreads\":%llu,\"site_visits\":%llu,"
+	       "\"drive_pasts\":%llu,\"offline_episodes\":%llu,\"start\":\"%s\",\"end\":\"%s\","
+	       "\"seconds\":%.3f,\"seed\":%llu,\"ok\":%s,\"faults\":%s}\n",
+	       vehicles, (unsigned long long)r->objects, (unsigned long long)r->world.telemetry,
+	       (unsigned long long)r->messages, (unsigned long long)r->acked,
+	       (unsigned long long)r->failed, (unsigned long long)r->world.batches,
+	       (unsigned long long)r->status_msgs, (unsigned long long)r->world.plate_reads,
+	       (unsigned long long)r->world.misreads, (unsigned long long)r->world.site_visits,
+	       (unsigned long long)r->world.drive_pasts,
+	       (unsigned long long)r->world.offline_episodes, start, end, r->seconds,
+	       (unsigned long long)cli->seed, rc == PW_OK ? "true" : "false", faults);
+	fflush(stdout);
+}
+
+static int run_realtime(const struct cli *cli, const struct pw_clock *clk,
+                        const struct fleet_vehicle *fleet, const char **vins, int n,
+                        const struct faults_spec *faults)
+{
+	struct realtime_options ro = {0};
+	struct realtime_result res;
+	struct world_appointment *appts = NULL;
+	const char **plates = calloc((size_t)n, sizeof(*plates));
+	char site_id[PW_SITE_ID_MAX] = "default", tz[64] = "Asia/Shanghai";
+	int i, n_appts = 0, skipped = 0, rc, status;
+
+	if (!plates)
+		return 1;
+	for (i = 0; i < n; i++)
+		plates[i] = fleet[i].plate;
+	ro.world.site.lat = 36.66860; /* ../shared/data/site.json */
+	ro.world.site.lon = 116.89050;
+	ro.world.site.radius_m = 120.0;
+	if (cli->site_file && fleet_load_site(cli->site_file, &ro.world.site, site_id,
+	                                      sizeof(site_id), tz, sizeof(tz)) != PW_OK) {
+		free(plates);
+		return EXIT_USAGE;
+	}
+	if (cli->site_id)
+		snprintf(site_id, sizeof(site_id), "%s", cli->site_id);
+	ro.world.tz_offset_s = tz_offset_at(tz, clock_now_ms(clk));
+	if (cli->appointments) {
+		rc = fleet_load_appointments(cli->appointments, fleet, n, ro.world.tz_offset_s,
+		                             &appts, &n_appts, &skipped);
+		if (rc != PW_OK) {
+			free(plates);
+			return rc == PW_EINVAL ? EXIT_USAGE : 1;
+		}
+		if (skipped)
+			log_warn("sim", "%s: %d appointments for vehicles not in the fleet skipped",
+			         cli->appointments, skipped);
+	}
+	ro.uri = cli->broker;
+	ro.transport = cli->transport;
+	ro.site_id = site_id;
+	ro.camera_id = cli->camera;
+	ro.clock = clk;
+	ro.world.seed = cli->seed;
+	ro.world.vehicles = n;
+	ro.world.vins = vins;
+	ro.world.plates = plates;
+	ro.world.drive_interval_s = cli->drive_interval_s;
+	ro.world.park_interval_s = cli->park_interval_s;
+	ro.world.misread_p = cli->misread_p;
+	ro.world.appointments = appts;
+	ro.world.n_appointments = n_appts;
+	ro.world.full = cli->full;
+	ro.qos = cli->qos;
+	ro.shared_connection = cli->shared_connection;
+	ro.count = cli->count;
+	ro.duration_ms = (int64_t)(cli->duration_s * 1000.0);
+	ro.stop = &stop_requested;
+	ro.manifest_path = cli->manifest;
+	ro.state_path = cli->state;
+	ro.faults = faults_any(faults) ? faults : NULL;
+	ro.fault_seed = cli->seed;
+	ro.drain_timeout_ms = (int)(cli->drain_timeout_s * 1000);
+	rc = realtime_run(&ro, &res);
+	if (rc == PW_EINVAL) {
+		status = EXIT_USAGE;
+	} else {
+		print_realtime_summary(cli, n, &res, rc);
+		status = rc == PW_OK ? 0 : 1;
+	}
+	free(appts);
+	free(plates);
+	return status;
+}
+
+static int run_load(const struct cli *cli, const struct pw_clock *clk, const char **vins, int n,
+                    const struct faults_spec *faults)
+{
+	struct load_options lo = {0};
+	struct load_result res;
+	int rc;
+
+	lo.uri = cli->broker;
+	lo.client_id = cli->client_id;
+	lo.transport = cli->transport;
+	lo.vins = vins;
+	lo.vehicles = n;
+	lo.seed = cli->seed;
+	lo.count = cli->count;
+	lo.rate = cli->rate;
+	lo.qos = cli->qos;
+	lo.window = cli->inflight;
+	lo.full = cli->full;
+	lo.site_lat = 36.66860; /* ../shared/data/site.json */
+	lo.site_lon = 116.89050;
+	lo.clock = clk;
+	lo.manifest_path = cli->manifest;
+	lo.state_path = cli->state;
+	lo.stop = &stop_requested;
+	lo.drain_timeout_ms = (int)(cli->drain_timeout_s * 1000);
+	lo.faults = faults_any(faults) ? faults : NULL;
+	rc = load_run(&lo, &res);
+	if (rc == PW_EINVAL)
+		return EXIT_USAGE;
+	print_load_summary(cli, n, &res, rc);
+	return rc == PW_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli;
@@ -399,8 +626,6 @@ int main(int argc, char **argv)
 	struct fleet_vehicle *fleet = NULL;
 	const char **vins = NULL;
 	struct faults_spec faults;
-	struct load_options lo = {0};
-	struct load_result res;
 	struct sigaction sa;
 	char client_id[64];
 	int n = 0, i, rc, status = 0;
@@ -426,10 +651,19 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (cli.dup_rate > 0)
 		faults.dup = cli.dup_rate;
-	if (cli.realtime || cli.scenario) {
-		fprintf(stderr, "pitwall-sim: --realtime and --scenario are not implemented yet\n");
-		return EXIT_USAGE;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!cli.client_id) {
+		snprintf(client_id, sizeof(client_id), "pitwall-sim-%ld", (long)getpid());
+		cli.client_id = client_id;
 	}
+	if (cli.scenario)
+		return scenario_run_file(cli.scenario, cli.broker, cli.transport, cli.client_id,
+		                         cli.qos, &clk, &stop_requested);
 
 	if (cli.fleet) {
 		rc = fleet_load_csv(cli.fleet, &fleet, &n);
@@ -451,43 +685,10 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++)
 		vins[i] = fleet[i].vin;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!cli.client_id) {
-		snprintf(client_id, sizeof(client_id), "pitwall-sim-%ld", (long)getpid());
-		cli.client_id = client_id;
-	}
-	lo.uri = cli.broker;
-	lo.client_id = cli.client_id;
-	lo.transport = cli.transport;
-	lo.vins = vins;
-	lo.vehicles = n;
-	lo.seed = cli.seed;
-	lo.count = cli.count;
-	lo.rate = cli.rate;
-	lo.qos = cli.qos;
-	lo.window = cli.inflight;
-	lo.full = cli.full;
-	lo.site_lat = 36.66860; /* ../shared/data/site.json */
-	lo.site_lon = 116.89050;
-	lo.clock = &clk;
-	lo.manifest_path = cli.manifest;
-	lo.state_path = cli.state;
-	lo.stop = &stop_requested;
-	lo.drain_timeout_ms = (int)(cli.drain_timeout_s * 1000);
-	lo.faults = faults_any(&faults) ? &faults : NULL;
-	rc = load_run(&lo, &res);
-	if (rc == PW_EINVAL) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	print_load_summary(&cli, n, &res, rc);
-	status = rc == PW_OK ? 0 : 1;
+	if (cli.realtime)
+		status = run_realtime(&cli, &clk, fleet, vins, n, &faults);
+	else
+		status = run_load(&cli, &clk, vins, n, &faults);
 out:
 	free(vins);
 	free(fleet);

@@ -92,6 +92,12 @@ int pub_is_connected(struct pub *p)
 	return p->raw ? pub_raw_is_connected(p->raw) : pub_paho_is_connected(p->paho);
 }
 
+int pub_set_will_payload(struct pub *p, const char *payload)
+{
+	return p->raw ? pub_raw_set_will_payload(p->raw, payload)
+	              : pub_paho_set_will_payload(p->paho, payload);
+}
+
 void pub_free(struct pub *p)
 {
 	if (!p)

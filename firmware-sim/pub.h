@@ -81,6 +81,9 @@ int pub_flush(struct pub *p);
  * QoS 1 messages are resent after the next pub_connect. */
 void pub_drop(struct pub *p);
 int pub_is_connected(struct pub *p);
+/* Replaces the will's payload for the next pub_connect (a device's will
+ * carries the time it connected). */
+int pub_set_will_payload(struct pub *p, const char *payload);
 /* Accepts NULL. */
 void pub_free(struct pub *p);
 

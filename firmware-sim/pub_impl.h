@@ -17,6 +17,7 @@ void pub_paho_get_stats(struct pub_paho *p, struct pub_stats *s);
 int pub_paho_disconnect(struct pub_paho *p, int timeout_ms);
 void pub_paho_free(struct pub_paho *p);
 int pub_paho_is_connected(struct pub_paho *p);
+int pub_paho_set_will_payload(struct pub_paho *p, const char *payload);
 
 struct pub_raw;
 struct pub_raw *pub_raw_new(const struct pub_options *o);
@@ -31,5 +32,6 @@ void pub_raw_free(struct pub_raw *p);
 int pub_raw_flush(struct pub_raw *p);
 void pub_raw_drop(struct pub_raw *p);
 int pub_raw_is_connected(struct pub_raw *p);
+int pub_raw_set_will_payload(struct pub_raw *p, const char *payload);
 
 #endif

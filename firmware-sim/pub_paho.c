@@ -420,3 +420,15 @@ int pub_paho_is_connected(struct pub_paho *p)
 {
 	return MQTTAsync_isConnected(p->client);
 }
+
+int pub_paho_set_will_payload(struct pub_paho *p, const char *payload)
+{
+	char *copy = strdup(payload);
+
+	if (!copy)
+		return PW_ENOMEM;
+	free(p->will_payload);
+	p->will_payload = copy;
+	p->opt.will_payload = copy;
+	return PW_OK;
+}

@@ -54,6 +54,7 @@ struct pub_raw {
 	char port[16];
 	int fd;
 	int connected;
+	int closing; /* pub_raw_disconnect: the broker closing is expected */
 	unsigned char *out;
 	size_t out_off, out_len, out_cap;
 	uint64_t queued_total, written_total;
@@ -184,8 +185,9 @@ static void complete_written_q0(struct pub_raw *p)
 static void drop_connection(struct pub_raw *p, const char *why)
 {
 	if (p->fd >= 0) {
-		log_warn("pub", "%s: connection to %s:%s lost (%s)", p->opt.client_id, p->host,
-		         p->port, why);
+		if (!p->closing)
+			log_warn("pub", "%s: connection to %s:%s lost (%s)", p->opt.client_id,
+			         p->host, p->port, why);
 		close(p->fd);
 	}
 	p->fd = -1;
@@ -341,6 +343,7 @@ static int mqtt_connect(struct pub_raw *p, int timeout_ms, int quiet)
 
 	if (cid > 256 || (p->will_topic && strlen(p->will_topic) + strlen(p->will_payload) > 600))
 		return PW_EINVAL;
+	p->closing = 0;
 	p->fd = open_socket(p, timeout_ms);
 	if (p->fd < 0) {
 		if (!quiet)
@@ -652,6 +655,7 @@ int pub_raw_disconnect(struct pub_raw *p, int timeout_ms)
 
 	if (!p->connected)
 		return PW_OK;
+	p->closing = 1;
 	append(p, disc, 2);
 	while (p->out_off < p->out_len && mono_ms() < deadline) {
 		struct pollfd pfd = {p->fd, POLLOUT, 0};
@@ -718,4 +722,16 @@ void pub_raw_drop(struct pub_raw *p)
 int pub_raw_is_connected(struct pub_raw *p)
 {
 	return p->connected;
+}
+
+int pub_raw_set_will_payload(struct pub_raw *p, const char *payload)
+{
+	char *copy = strdup(payload);
+
+	if (!copy)
+		return PW_ENOMEM;
+	free(p->will_payload);
+	p->will_payload = copy;
+	p->opt.will_payload = copy;
+	return PW_OK;
 }
