@@ -27,9 +27,11 @@ def _str(s):
 
 
 class Client:
-    def __init__(self, host, port, client_id, clean=True, keepalive=60, will=None):
+    def __init__(self, host, port, client_id, clean=True, keepalive=60, will=None,
+                 username=None, password=None):
         self.host, self.port, self.client_id = host, port, client_id
         self.clean, self.keepalive, self.will = clean, keepalive, will
+        self.username, self.password = username, password
         self.sock = None
         self.buf = b""
         self.next_id = 1
@@ -56,6 +58,12 @@ class Client:
             topic, msg, qos, retain = self.will
             flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
             payload += _str(topic) + _str(msg)
+        if self.username is not None:
+            flags |= 0x80
+            payload += _str(self.username)
+            if self.password is not None:
+                flags |= 0x40
+                payload += _str(self.password)
         var = _str("MQTT") + bytes([4, flags]) + struct.pack("!H", self.keepalive)
         self._send(0x10, var + payload)
         header, body = self._read_packet(timeout=10)
