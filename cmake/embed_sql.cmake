@@ -1,6 +1,7 @@
 # Writes OUT: a C file holding every SQL migration file, in order, as a
 # NUL-terminated byte array (no length limit, unlike a string literal).
-# Used as: cmake -DOUT=file.c -DSQL_FILES="a.sql;b.sql" -P embed_sql.cmake
+# Used as: cmake -DOUT=file.c -DSQL_FILES="a.sql|b.sql" -P embed_sql.cmake
+string(REPLACE "|" ";" SQL_FILES "${SQL_FILES}")
 set(body "/* Generated from gateway/sql by cmake/embed_sql.cmake: do not edit. */\n")
 string(APPEND body "#include <stddef.h>\n#include \"store_migrations.h\"\n\n")
 set(table "")

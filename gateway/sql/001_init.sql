@@ -1,7 +1,7 @@
 -- 001_init: the telemetry core: each vehicle's latest state, downsampled
 -- history, DTC changes, seq gaps. Later migrations (dealer data, alerts)
 -- refer to vehicles by vin. Times: ms since the Unix epoch, UTC. NULL: never
--- reported. (C strings over 4095 bytes trip -Wpedantic: keep files short.)
+-- reported.
 
 -- One row per vehicle, upserted for every accepted message.
 CREATE TABLE vehicle_state (
