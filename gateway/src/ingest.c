@@ -3,15 +3,15 @@
  *
  * For a telemetry message (one object or a batch) every object is judged
  * alone: rejected ones are reported, duplicates by (vin, seq) are skipped,
- * the rest are merged into a working copy of their vehicle. All writes of
- * one message go into one SQLite transaction; only after it commits are the
- * working copies put into the in-memory state table and the metrics counted.
- * A failed commit leaves memory untouched, so the redelivered message is
- * applied exactly once.
+ * the rest are merged into a working copy of their vehicle and written to
+ * SQLite. The message is committed either as its own transaction or, in
+ * journal mode, by appending it to the journal while its writes join the
+ * open group transaction (see ingest.h). Only once it is committed are the
+ * working copies put into the in-memory state table and the metrics counted;
+ * a failure leaves memory untouched and the message unacknowledged.
  *
  * Thread: the core thread only. Everything per message lives in buffers of
- * struct ingest allocated once: no allocation on the hot path beyond
- * Jansson's parse tree inside decode.
+ * struct ingest allocated once: no allocation on the hot path.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -22,15 +22,11 @@
 #include "ingest.h"
 #include "log.h"
 
-struct pending {
-	struct pw_vehicle v;
-};
-
 struct ingest {
 	struct ingest_options opt;
 	int64_t history_interval_ms;
-	struct decode_batch batch;            /* decode output, reused */
-	struct pending pending[PW_BATCH_MAX]; /* working copies of this message's vehicles */
+	struct decode_batch batch;               /* decode output, reused */
+	struct pw_vehicle pending[PW_BATCH_MAX]; /* working copies of this message's vehicles */
 	int n_pending;
 	struct log_limiter reject_log;
 	int txn_open;            /* a transaction is open on the store */
@@ -96,8 +92,8 @@ static void add_reject(struct ingest *in, struct ingest_output *out, const char 
 static struct pw_vehicle *pending_find(struct ingest *in, const char *vin)
 {
 	for (int i = 0; i < in->n_pending; i++)
-		if (strcmp(in->pending[i].v.vin, vin) == 0)
-			return &in->pending[i].v;
+		if (strcmp(in->pending[i].vin, vin) == 0)
+			return &in->pending[i];
 	return NULL;
 }
 
@@ -116,7 +112,7 @@ static void pending_set(struct ingest *in, const struct pw_vehicle *next)
 
 	if (!slot) {
 		/* at most PW_BATCH_MAX objects per message, so at most as many vehicles */
-		slot = &in->pending[in->n_pending++].v;
+		slot = &in->pending[in->n_pending++];
 	}
 	if (slot != next)
 		memcpy(slot, next, sizeof(*slot));
@@ -375,9 +371,9 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 	}
 	/* committed: memory may follow now */
 	for (int i = 0; i < in->n_pending; i++)
-		if (state_put(in->opt.state, &in->pending[i].v) != PW_OK)
+		if (state_put(in->opt.state, &in->pending[i]) != PW_OK)
 			log_error("ingest", "out of memory keeping %s; it reloads at restart",
-			          in->pending[i].v.vin);
+			          in->pending[i].vin);
 count:
 	out->accepted = tally.accepted;
 	out->duplicates = tally.duplicates;
