@@ -278,6 +278,10 @@ static void on_event(void *ctx, const struct world_event *ev)
 		if (!rt->o->shared_connection && d->pub && d->online) {
 			if (rt->o->transport == PUB_PAHO) /* Paho cannot vanish: say it */
 				publish_status(rt, ev->vehicle, 0, ev->ts_ms);
+			/* What it sent on the way in (the parking report) gets through
+			 * before the garage swallows the signal. */
+			pub_flush(d->pub);
+			pub_wait(d->pub, 2000);
 			pub_drop(d->pub);
 			d->online = 0;
 		}
