@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "http.h"
+#include "import.h"
 #include "ingest.h"
 #include "journal.h"
 #include "log.h"
@@ -367,7 +368,9 @@ int main(int argc, char **argv)
 		printf("pitwall %s\n", PW_VERSION);
 		return 0;
 	}
-	if (argc > 1 && (strcmp(argv[1], "import") == 0 || strcmp(argv[1], "sweep") == 0))
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return import_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
 		return cmd_not_yet(argv[1]);
 	if (parse_cli(argc, argv, &cli) != PW_OK)
 		return EXIT_USAGE;
