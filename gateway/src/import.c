@@ -684,7 +684,6 @@ int import_check_row(const struct import_settings *set, enum import_kind kind,
 {
 	const struct kind_spec *k;
 	char buf[160], val[SHOW_MAX * 4 + 8];
-	int ok = 1;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = kind;
@@ -702,17 +701,17 @@ int import_check_row(const struct import_settings *set, enum import_kind kind,
 
 		if (!fields[i]) {
 			add_error(rep, line, k->col[i].name, "missing");
-			ok = 0;
+			out->bad |= 1u << i;
 			continue;
 		}
 		why = check_field(set, k->col[i].type, fields[i], i, out, buf, sizeof(buf));
 		if (why) {
 			add_error(rep, line, k->col[i].name, "%s: %s",
 			          show(fields[i], val, sizeof(val)), why);
-			ok = 0;
+			out->bad |= 1u << i;
 		}
 	}
-	return ok ? PW_OK : PW_EINVAL;
+	return out->bad ? PW_EINVAL : PW_OK;
 }
 
 /* ---- the database --------------------------------------------------------- */
@@ -926,8 +925,8 @@ void import_close(struct import *im)
 	free(im);
 }
 
-/* The database checks of a row whose fields passed: referenced ids exist,
- * the plate is no other car's. Adds errors to rep. */
+/* The database checks of the fields of a row that passed their own checks:
+ * referenced ids exist, the plate is no other car's. Adds errors to rep. */
 static int check_refs(struct import *im, const struct kind_spec *k, const struct import_values *v,
                       long line, struct import_report *rep)
 {
@@ -942,6 +941,8 @@ static int check_refs(struct import *im, const struct kind_spec *k, const struct
 	int found;
 
 	for (int i = 0; i < k->ncols; i++) {
+		if (v->bad & (1u << i))
+			continue;
 		for (size_t r = 0; r < PW_ARRAY_LEN(refs); r++) {
 			if (k->col[i].type != refs[r].type || !v->text[i])
 				continue;
@@ -958,7 +959,7 @@ static int check_refs(struct import *im, const struct kind_spec *k, const struct
 			if (lookup(im, S_PLATE_OWNER, v->plate, &found, owner, sizeof(owner)) !=
 			    PW_OK)
 				return PW_EIO;
-			if (found && strcmp(owner, v->text[0]) != 0)
+			if (found && (v->bad & 1u) == 0 && strcmp(owner, v->text[0]) != 0)
 				add_error(rep, line, k->col[i].name,
 				          "%s: already the plate of vehicle %s",
 				          show(v->plate, val, sizeof(val)), owner);
@@ -1021,22 +1022,26 @@ static int put_row(struct import *im, enum import_kind kind, const char *const *
 	if (im->in_file && n == k->ncols && fields[0] && fields[0][0]) {
 		if (seen_put(&im->ids, fields[0], line, &prev) != PW_OK)
 			return PW_ENOMEM;
-		if (prev)
+		if (prev) {
 			add_error(rep, line, k->col[0].name, "%s: also on line %ld",
 			          show(fields[0], val, sizeof(val)), prev);
+			v.bad |= 1u; /* no more checks that depend on the id */
+		}
 		if (fields_ok && !prev && kind == IMPORT_VEHICLES) {
 			if (seen_put(&im->plates, v.plate, line, &prev) != PW_OK)
 				return PW_ENOMEM;
-			if (prev)
-				add_error(rep, line, "plate", "%s: also on line %ld",
+			if (prev) {
+				add_error(rep, line, k->col[1].name, "%s: also on line %ld",
 				          show(v.plate, val, sizeof(val)), prev);
+				v.bad |= 1u << 1; /* said once is enough */
+			}
 		}
 	}
-	if (!fields_ok || rep->errors != errors_before)
+	if (n != k->ncols)
 		return PW_EINVAL;
 	if (check_refs(im, k, &v, line, rep) != PW_OK)
 		return PW_EIO;
-	if (rep->errors != errors_before)
+	if (!fields_ok || rep->errors != errors_before)
 		return PW_EINVAL;
 	if (lookup(im, S_EXISTS_FIRST + kind, v.text[0], &found, NULL, 0) != PW_OK)
 		return PW_EIO;

@@ -103,6 +103,7 @@ struct import_values {
 	double km[IMPORT_COLUMNS_MAX];   /* purchase_odometer_km, odometer_km */
 	int64_t start_ms;                /* appointments: start in UTC ms */
 	char plate[64];                  /* vehicles: upper-cased */
+	unsigned bad;                    /* bit i: column i failed its check */
 };
 
 /* Checks one row of `kind`: fields[0..n) in the kind's column order (n must
