@@ -215,7 +215,6 @@ static const struct {
     {"Europe/Istanbul", 180},
     {"Africa/Nairobi", 180},
     {"Africa/Johannesburg", 120},
-    {"Africa/Cairo", 120},
     {"Africa/Lagos", 60},
 };
 
@@ -244,6 +243,11 @@ int import_tz_offset(const char *zone, int *offset_s)
 		return PW_OK;
 	}
 	return PW_ENOTFOUND;
+}
+
+const char *import_tz_zone(size_t i)
+{
+	return i < PW_ARRAY_LEN(zones) ? zones[i].name : NULL;
 }
 
 int import_settings_init(struct import_settings *s, const char *timezone, int64_t now_ms)

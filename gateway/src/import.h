@@ -60,6 +60,9 @@ const char *const *import_kind_columns(enum import_kind kind, int *n);
  * current offset is used for every date: historical changes (China's DST of
  * 1986-1991, for one) are ignored. */
 int import_tz_offset(const char *zone, int *offset_s);
+/* The i-th zone of that table (tests compare it with the host's tz
+ * database); NULL past the end. */
+const char *import_tz_zone(size_t i);
 
 /* What the checks depend on besides the row. */
 struct import_settings {
