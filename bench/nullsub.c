@@ -8,9 +8,11 @@
  * Prints "ready" on stdout once the subscription is acknowledged, then at
  * the end one JSON line: {"msgs":N,"seconds":S,"rate":R,"cpu_s":C,
  * "cpu_us_per_msg":U} — seconds from the first to the last message, CPU
- * time (user + system, getrusage) from "ready" to the last message. Ends
+ * time (user + system, getrusage) from start to the last message. Ends
  * after --count messages, or --idle S seconds without one (after the first),
- * or SIGINT/SIGTERM.
+ * or SIGINT/SIGTERM. --persistent keeps the session (clean session off) so
+ * the broker queues for it while it is away; --subscribe-only subscribes,
+ * prints "ready" and leaves (bench/ingest's backlog-drain runs).
  *
  * Threads: Paho's callback thread counts (C11 atomics); the main thread
  * waits and reports.
@@ -140,7 +142,8 @@ static void sleep_ms(int ms)
 }
 
 static const char usage_text[] =
-    "usage: nullsub --broker URI [--qos 0|1] [--count N] [--idle S] [--client-id ID]\n";
+    "usage: nullsub --broker URI [--qos 0|1] [--count N] [--idle S] [--client-id ID]\n"
+    "               [--persistent] [--subscribe-only]\n";
 
 int main(int argc, char **argv)
 {
@@ -149,6 +152,8 @@ int main(int argc, char **argv)
 	                                     {"count", required_argument, NULL, 'n'},
 	                                     {"idle", required_argument, NULL, 'i'},
 	                                     {"client-id", required_argument, NULL, 'c'},
+	                                     {"persistent", no_argument, NULL, 'p'},
+	                                     {"subscribe-only", no_argument, NULL, 's'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	MQTTAsync_connectOptions conn = MQTTAsync_connectOptions_initializer;
@@ -158,10 +163,11 @@ int main(int argc, char **argv)
 	long long n, last_seen = 0, idle_since;
 	char *end;
 	struct sigaction sa;
-	int c, rc;
+	int c, rc, persistent = 0, subscribe_only = 0;
 
 	memset(&s, 0, sizeof(s));
 	s.qos = 1;
+	cpu0 = cpu_s(); /* a persistent session's backlog may arrive before "ready" */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -192,6 +198,12 @@ int main(int argc, char **argv)
 		case 'c':
 			client_id = optarg;
 			break;
+		case 'p':
+			persistent = 1;
+			break;
+		case 's':
+			subscribe_only = 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -212,7 +224,7 @@ int main(int argc, char **argv)
 	}
 	MQTTAsync_setCallbacks(s.client, &s, on_lost, on_message, NULL);
 	conn.keepAliveInterval = 30;
-	conn.cleansession = 1;
+	conn.cleansession = !persistent;
 	conn.onSuccess = on_connected;
 	conn.onFailure = on_connect_failed;
 	conn.context = &s;
@@ -226,9 +238,10 @@ int main(int argc, char **argv)
 		MQTTAsync_destroy(&s.client);
 		return 1;
 	}
-	cpu0 = cpu_s();
 	printf("ready\n");
 	fflush(stdout);
+	if (subscribe_only)
+		goto out;
 
 	idle_since = mono_ns();
 	while (!atomic_load(&stop_requested) && !atomic_load(&s.done)) {
@@ -249,13 +262,13 @@ int main(int argc, char **argv)
 	       n, secs, secs > 0 ? (double)(n - 1) / secs : 0.0, cpu1 - cpu0,
 	       n > 0 ? (cpu1 - cpu0) * 1e6 / (double)n : 0.0, s.qos);
 	fflush(stdout);
-	{
-		MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
+out : {
+	MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
 
-		dopt.timeout = 1000;
-		MQTTAsync_disconnect(s.client, &dopt);
-		sleep_ms(100);
-	}
+	dopt.timeout = 1000;
+	MQTTAsync_disconnect(s.client, &dopt);
+	sleep_ms(100);
+}
 	MQTTAsync_destroy(&s.client);
 	return 0;
 }
