@@ -253,17 +253,13 @@ const char *import_tz_zone(size_t i)
 
 int import_settings_init(struct import_settings *s, const char *timezone, int64_t now_ms)
 {
-	int64_t days = now_ms / 86400000LL;
-	int year = 1970;
+	char iso[32];
 
 	if (import_tz_offset(timezone ? timezone : "Asia/Shanghai", &s->tz_offset_s) != PW_OK)
 		return PW_EINVAL;
-	/* the civil year of now (UTC is close enough for "next year") */
-	while (days >= 365 + (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) {
-		days -= 365 + (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
-		year++;
-	}
-	s->max_model_year = year + 1;
+	/* the site-local year of now, and one more */
+	clock_format_iso8601(now_ms + (int64_t)s->tz_offset_s * 1000, iso, sizeof(iso));
+	s->max_model_year = 1 + (int)strtol(iso, NULL, 10);
 	return PW_OK;
 }
 

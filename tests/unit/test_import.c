@@ -309,9 +309,11 @@ static void test_settings(void **unused)
 	assert_int_equal(s.tz_offset_s, 28800);
 	assert_int_equal(s.max_model_year, 2027);
 	assert_int_equal(clock_parse_iso8601("2024-12-31T23:59:59Z", &ms), PW_OK);
+	assert_int_equal(import_settings_init(&s, "UTC", ms), PW_OK);
+	assert_int_equal(s.max_model_year, 2025);
 	assert_int_equal(import_settings_init(&s, "Asia/Tokyo", ms), PW_OK);
 	assert_int_equal(s.tz_offset_s, 32400);
-	assert_int_equal(s.max_model_year, 2025);
+	assert_int_equal(s.max_model_year, 2026); /* already 2025 in Tokyo */
 	assert_int_equal(clock_parse_iso8601("2025-01-01T00:00:00Z", &ms), PW_OK);
 	assert_int_equal(import_settings_init(&s, "UTC", ms), PW_OK);
 	assert_int_equal(s.max_model_year, 2026);
