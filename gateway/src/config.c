@@ -41,6 +41,7 @@ enum key_type {
 	K_LEVEL,   /* enum pw_log_level from "error" | "warn" | "info" | "debug" */
 	K_ORIGINS, /* http.allowed_origins: array of origin strings */
 	K_DAYS,    /* rules.insurance.lead_days: array of ints min..max */
+	K_BOOL,    /* int 0/1 from JSON true/false */
 };
 
 /* A string check: 0 if `s` is acceptable. */
@@ -71,6 +72,10 @@ static int check_origin(const char *s);
 #define INT(p, m, lo, hi)                                                                          \
 	{                                                                                          \
 		p, K_INT, OFF(m), sizeof(int), lo, hi, NULL, NULL                                  \
+	}
+#define BOOL(p, m)                                                                                 \
+	{                                                                                          \
+		p, K_BOOL, OFF(m), sizeof(int), 0, 1, NULL, NULL                                   \
 	}
 #define DBL(p, m, lo, hi)                                                                          \
 	{                                                                                          \
@@ -105,6 +110,7 @@ static const struct key keys[] = {
      check_origin, "origin http(s)://HOST[:PORT]"},
     STR("http.static_dir", http.static_dir, 0, check_text, "path or \"\""),
 
+    BOOL("rules.enabled", rules.enabled),
     DBL("rules.maintenance.first_service_km", rules.first_service_km, 1, 100000),
     INT("rules.maintenance.first_service_months", rules.first_service_months, 1, 120),
     DBL("rules.maintenance.interval_km", rules.service_interval_km, 1, 100000),
@@ -112,6 +118,8 @@ static const struct key keys[] = {
     DBL("rules.maintenance.due_lead_km", rules.due_lead_km, 0, 100000),
     INT("rules.maintenance.due_lead_days", rules.due_lead_days, 0, 365),
     INT("rules.maintenance.daily_km_window_days", rules.daily_km_window_days, 1, 365),
+    INT("rules.maintenance.min_data_days", rules.min_data_days, 1, 365),
+    DBL("rules.maintenance.default_daily_km", rules.default_daily_km, 0, 2000),
 
     {"rules.insurance.lead_days", K_DAYS, OFF(rules.insurance_lead_days), sizeof(int), 1, 365, NULL,
      NULL},
@@ -204,6 +212,9 @@ static void describe(const struct key *k, char *buf, size_t len)
 	case K_DAYS:
 		snprintf(buf, len, "array of at most %d integers %.0f..%.0f, descending",
 		         LEAD_DAYS_MAX, k->min, k->max);
+		break;
+	case K_BOOL:
+		snprintf(buf, len, "true or false");
 		break;
 	}
 }
@@ -441,6 +452,7 @@ static int check_field(const struct pw_config *cfg, const struct key *k, char *e
 		break;
 	}
 	case K_INT:
+	case K_BOOL:
 		ok = num_ok(k, *(const int *)cfield(cfg, k));
 		break;
 	case K_DBL:
@@ -511,6 +523,11 @@ static int apply(struct pw_config *cfg, const struct key *k, json_t *v, char *er
 		if (!json_is_string(v) ||
 		    log_parse_level(json_string_value(v), (enum pw_log_level *)field(cfg, k)) != 0)
 			goto bad;
+		return PW_OK;
+	case K_BOOL:
+		if (!json_is_boolean(v))
+			goto bad;
+		*(int *)field(cfg, k) = json_is_true(v) ? 1 : 0;
 		return PW_OK;
 	case K_ORIGINS: {
 		size_t i, n = json_array_size(v);
@@ -651,6 +668,7 @@ void config_defaults(struct pw_config *cfg)
 	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "127.0.0.1:8080");
 	cfg->http.n_allowed_origins = 0;
 
+	r->enabled = 1;
 	r->first_service_km = 5000;
 	r->first_service_months = 6;
 	r->service_interval_km = 10000;
@@ -658,6 +676,8 @@ void config_defaults(struct pw_config *cfg)
 	r->due_lead_km = 1000;
 	r->due_lead_days = 7;
 	r->daily_km_window_days = 30;
+	r->min_data_days = 7;
+	r->default_daily_km = 40;
 	r->n_insurance_lead_days = (int)PW_ARRAY_LEN(lead_days);
 	memcpy(r->insurance_lead_days, lead_days, sizeof(lead_days));
 	r->tyre_placard_kpa = 230;
@@ -877,6 +897,14 @@ int config_set(struct pw_config *cfg, const char *path, const char *value, char 
 	}
 	case K_LEVEL:
 		if (log_parse_level(value, (enum pw_log_level *)field(cfg, k)) != 0)
+			goto bad;
+		return PW_OK;
+	case K_BOOL:
+		if (strcmp(value, "true") == 0)
+			*(int *)field(cfg, k) = 1;
+		else if (strcmp(value, "false") == 0)
+			*(int *)field(cfg, k) = 0;
+		else
 			goto bad;
 		return PW_OK;
 	case K_ORIGINS:

@@ -52,6 +52,7 @@ struct pw_http_config {
 
 /* Every number in DESIGN.md "Rules" and "Arrival"; defaults as there. */
 struct pw_rules_config {
+	int enabled;                  /* 1: rules, alerts, reminders and events run; 0: telemetry only */
 	/* maintenance */
 	double first_service_km;      /* 5000 */
 	int first_service_months;     /* 6 */
@@ -60,6 +61,8 @@ struct pw_rules_config {
 	double due_lead_km;           /* 1000 */
 	int due_lead_days;            /* 7 */
 	int daily_km_window_days;     /* 30 */
+	int min_data_days;            /* 7: fewer days of telemetry: daily km from purchase */
+	double default_daily_km;      /* 40: when nothing else predicts the daily km */
 	/* insurance */
 	int n_insurance_lead_days;
 	int insurance_lead_days[8];   /* {90, 30, 7} */

@@ -23,7 +23,7 @@
 #include "pw.h"
 
 /* Every key, as docs/config.md lists them; T_ARR_* are arrays. */
-enum t_type { T_STR, T_INT, T_NUM, T_LEVEL, T_ARR_STR, T_ARR_INT };
+enum t_type { T_STR, T_INT, T_NUM, T_LEVEL, T_ARR_STR, T_ARR_INT, T_BOOL };
 
 static const struct {
 	const char *path;
@@ -50,6 +50,7 @@ static const struct {
     {"http.listen", T_STR},
     {"http.allowed_origins", T_ARR_STR},
     {"http.static_dir", T_STR},
+    {"rules.enabled", T_BOOL},
     {"rules.maintenance.first_service_km", T_NUM},
     {"rules.maintenance.first_service_months", T_INT},
     {"rules.maintenance.interval_km", T_NUM},
@@ -57,6 +58,8 @@ static const struct {
     {"rules.maintenance.due_lead_km", T_NUM},
     {"rules.maintenance.due_lead_days", T_INT},
     {"rules.maintenance.daily_km_window_days", T_INT},
+    {"rules.maintenance.min_data_days", T_INT},
+    {"rules.maintenance.default_daily_km", T_NUM},
     {"rules.insurance.lead_days", T_ARR_INT},
     {"rules.tyres.placard_kpa", T_NUM},
     {"rules.tyres.warn_ratio", T_NUM},
@@ -118,9 +121,11 @@ static const char full_json[] =
     "          \"allowed_origins\": [\"https://a.example.com\", \"http://10.0.0.5:3000\"],\n"
     "          \"static_dir\": \"/usr/share/pitwall/dashboard\"},\n"
     " \"rules\": {\n"
+    "  \"enabled\": false,\n"
     "  \"maintenance\": {\"first_service_km\": 3000, \"first_service_months\": 3,\n"
     "                  \"interval_km\": 7500.5, \"interval_months\": 6, \"due_lead_km\": 500,\n"
-    "                  \"due_lead_days\": 14, \"daily_km_window_days\": 60},\n"
+    "                  \"due_lead_days\": 14, \"daily_km_window_days\": 60,\n"
+    "                  \"min_data_days\": 3, \"default_daily_km\": 55.5},\n"
     "  \"insurance\": {\"lead_days\": [60, 14, 3, 1]},\n"
     "  \"tyres\": {\"placard_kpa\": 250, \"warn_ratio\": 0.85, \"critical_ratio\": 0.7,\n"
     "            \"tread_warn_mm\": 4, \"tread_critical_mm\": 2, \"slow_leak_kpa\": 15,\n"
@@ -260,6 +265,9 @@ static void test_defaults(void **state)
 	assert_true(r->service_interval_km == 10000 && r->service_interval_months == 12);
 	assert_true(r->due_lead_km == 1000 && r->due_lead_days == 7);
 	assert_int_equal(r->daily_km_window_days, 30);
+	assert_int_equal(r->enabled, 1);
+	assert_int_equal(r->min_data_days, 7);
+	assert_true(r->default_daily_km == 40);
 	assert_int_equal(r->n_insurance_lead_days, 3);
 	assert_int_equal(r->insurance_lead_days[0], 90);
 	assert_int_equal(r->insurance_lead_days[1], 30);
@@ -329,6 +337,9 @@ static void test_full_file(void **state)
 	assert_true(r->service_interval_km == 7500.5 && r->service_interval_months == 6);
 	assert_true(r->due_lead_km == 500 && r->due_lead_days == 14);
 	assert_int_equal(r->daily_km_window_days, 60);
+	assert_int_equal(r->enabled, 0);
+	assert_int_equal(r->min_data_days, 3);
+	assert_true(r->default_daily_km == 55.5);
 	assert_int_equal(r->n_insurance_lead_days, 4);
 	assert_int_equal(r->insurance_lead_days[0], 60);
 	assert_int_equal(r->insurance_lead_days[1], 14);
@@ -461,6 +472,7 @@ static const char *expectation(const char *path)
 	    {"rules.tyres.warn_ratio", "number 0.01..1"},
 	    {"rules.arrival.plate_min_confidence", "number 0..1"},
 	    {"log.level", "one of \"error\", \"warn\", \"info\", \"debug\""},
+	    {"rules.enabled", "true or false"},
 	    {"site.id", "string: MQTT topic level [A-Za-z0-9_-]{1,63} (at most 63 bytes)"},
 	    {"mqtt.username", "string: text without control characters (at most 127 bytes)"},
 	    {"rules.insurance.lead_days", "array of at most 8 integers 1..365, descending"},
@@ -480,6 +492,7 @@ static void test_wrong_types_every_key(void **state)
 	static const char *const for_int[] = {"\"1\"", "1.5", "1.0", "true", "null", "{}", "[1]"};
 	static const char *const for_num[] = {"\"1\"", "true", "false", "null", "{}", "[1]"};
 	static const char *const for_arr[] = {"\"x\"", "1", "true", "null", "{}"};
+	static const char *const for_bool[] = {"\"true\"", "1", "0", "null", "{}", "[true]"};
 	char json[1024], prefix[256];
 
 	(void)state;
@@ -500,6 +513,10 @@ static void test_wrong_types_every_key(void **state)
 		case T_NUM:
 			vals = for_num;
 			n = PW_ARRAY_LEN(for_num);
+			break;
+		case T_BOOL:
+			vals = for_bool;
+			n = PW_ARRAY_LEN(for_bool);
 			break;
 		default:
 			vals = for_arr;
