@@ -377,9 +377,9 @@ void mqtt_stop(struct mqtt *m)
 			for (int i = 0; i < 300 && !atomic_load(&m->disconnect_done); i++)
 				sleep_ms(10);
 	}
-	/* wait for a message still being committed, then no more will come */
+	/* wait for a message still being committed; no Paho call under the core
+	 * lock, since Paho holds its own lock while it calls on_message */
 	pthread_mutex_lock(&m->core_lock);
-	MQTTAsync_setCallbacks(m->client, NULL, NULL, NULL, NULL);
 	pthread_mutex_unlock(&m->core_lock);
 	MQTTAsync_destroy(&m->client);
 	metrics_set_mqtt_connected(m->opt.metrics, 0);
