@@ -1,34 +1,32 @@
 /*
  * decode — MQTT topics and payloads from outside, checked into C values.
  *
- * Per message: the size is checked before parsing; Jansson parses (duplicate
- * keys rejected, \u0000 allowed in strings so that our checks decide what a
- * string may hold); each object's members are walked once into a table of
- * borrowed pointers by key length + memcmp (no key strings built, unknown
- * members only counted); the fields are then checked in the contract's
- * table order and the first broken rule names the reason. The tree is freed
- * before returning; the only allocations are Jansson's. Details are built
- * only for rejects and hold ASCII field names, never payload bytes. The
- * decisions schemas/ repeats (null, integers, dtc members) are in decode.h.
+ * Per message: the size is checked first; json_scan then reads the payload
+ * once, allocating nothing, straight into the result. Each object's members
+ * are dispatched by key length + memcmp: the contract's scalars are kept as
+ * they come (numbers converted, strings as spans of the payload), tires and
+ * dtc entries are written into struct pw_telemetry as they are read, and
+ * anything else is skipped, checked as strictly as the rest (syntax, UTF-8,
+ * escapes, depth, duplicate keys). When an object closes its fields are
+ * judged in the contract's table order and the first broken rule names the
+ * reason; a fault in the JSON itself (bad_json, bad_utf8, too_deep,
+ * number_overflow) is the whole message's verdict wherever it is, as when
+ * Jansson parsed it first. Details are built only for rejects, from ASCII
+ * field names, never from payload bytes. The decisions schemas/ repeats
+ * (null, integers, dtc members) are in decode.h.
  *
- * Jansson 2.14 can abort (assert in lex_unget_unsave), or silently drop a
- * character (a valid VIN turned bad_vin), when an allocation fails while a
- * token outgrows its 16-byte token buffer (akheron/jansson#362). parse()
- * therefore feeds the payload as element 2 of ["<24 chars>", payload]: that
- * first string grows the buffer to 32 bytes, where a failure is harmless,
- * so tokens of up to 31 bytes (every VIN, int64 and shortest double) never
- * grow it again. Longer tokens met while allocations fail remain exposed.
- *
- * Thread: any; no globals, no clock of its own (callers pass now_ms).
+ * Thread: any; no globals, no allocation, no clock of its own (callers pass
+ * now_ms). Each call's reader (~21 KiB) lives on the caller's stack.
  */
 #include "decode.h"
 
-#include <jansson.h>
 #include <math.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "json_scan.h"
 
 /* ---- reasons and details ------------------------------------------------ */
 
@@ -85,124 +83,107 @@ static enum pw_reject fail(struct verdict *vd, enum pw_reject r, const char *fmt
 	return r;
 }
 
-/* ---- parsing ------------------------------------------------------------- */
+/* ---- values ---------------------------------------------------------------- */
 
-#define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
-
-/* A string of 24 characters: Jansson's token buffer doubles from 16 to 32
- * bytes while lexing it, mid-string, where a failed growth is harmless.
- * 32 bytes hold every int64 and every double in shortest or %.17g form. */
-static const char wrap_head[] = "[\"........................\",";
-static const char wrap_tail[] = "]";
-#define WRAP_HEAD_LEN (sizeof(wrap_head) - 1)
-_Static_assert(WRAP_HEAD_LEN == 28, "the wrapper string must stay 24 characters");
-
-struct feed {
-	const char *part[3];
-	size_t len[3];
-	int i;
-	size_t pos;
+/* What a member held, kept until its object closes. */
+enum vtype {
+	VT_NONE = 0,
+	VT_STRING,
+	VT_INT,
+	VT_REAL,
+	VT_TRUE,
+	VT_FALSE,
+	VT_NULL,
+	VT_OBJECT,
+	VT_ARRAY
 };
 
-static size_t feed_read(void *buf, size_t cap, void *arg)
-{
-	struct feed *f = arg;
-	size_t n;
+struct val {
+	uint8_t type; /* enum vtype; VT_NONE: absent */
+	union {
+		int64_t i;
+		double d;
+		struct jscan_str s; /* borrowed from the payload */
+	} u;
+};
 
-	while (f->i < 3 && f->pos == f->len[f->i]) {
-		f->i++;
-		f->pos = 0;
-	}
-	if (f->i == 3)
+/* Keeps the value whose first token is current, at `depth`: a scalar is its
+ * token; of an object or array only the type is kept, the rest skipped. */
+static int take(struct jscan *s, unsigned depth, struct val *v)
+{
+	switch (s->tok) {
+	case JSCAN_STRING:
+		v->type = VT_STRING;
+		v->u.s = s->str;
 		return 0;
-	n = f->len[f->i] - f->pos;
-	if (n > cap)
-		n = cap;
-	memcpy(buf, f->part[f->i] + f->pos, n);
-	f->pos += n;
-	return n;
-}
-
-/* Jansson's error position, as an offset into the payload. */
-static long payload_pos(const json_error_t *err, size_t len)
-{
-	long pos = (long)err->position - (long)WRAP_HEAD_LEN;
-
-	if (pos < 0)
+	case JSCAN_INT:
+		v->type = VT_INT;
+		v->u.i = s->i;
 		return 0;
-	return (size_t)pos > len ? (long)len : pos;
+	case JSCAN_REAL:
+		v->type = VT_REAL;
+		v->u.d = s->d;
+		return 0;
+	case JSCAN_TRUE:
+		v->type = VT_TRUE;
+		return 0;
+	case JSCAN_FALSE:
+		v->type = VT_FALSE;
+		return 0;
+	case JSCAN_NULL:
+		v->type = VT_NULL;
+		return 0;
+	case JSCAN_LBRACE:
+		v->type = VT_OBJECT;
+		break;
+	case JSCAN_LBRACKET:
+		v->type = VT_ARRAY;
+		break;
+	default:
+		break;
+	}
+	return jscan_skip(s, depth);
 }
 
-/* Parses one payload. On success *root is a new reference and the wrapper
- * `*wrapper` must be released by the caller (root is borrowed from it).
- * Otherwise returns the reason (PW_REJ_NO_MEMORY when Jansson ran out). */
-static enum pw_reject parse(const void *payload, size_t len, json_t **wrapper, json_t **root,
-                            struct verdict *vd)
+static int is_number(const struct val *v)
 {
-	struct feed f = {.part = {wrap_head, payload ? payload : "", wrap_tail},
-	                 .len = {WRAP_HEAD_LEN, payload ? len : 0, sizeof(wrap_tail) - 1}};
-	json_error_t err;
-	json_t *w;
-
-	*wrapper = NULL;
-	*root = NULL;
-	if (len > PW_PAYLOAD_MAX)
-		return fail(vd, PW_REJ_TOO_LARGE, "payload of %zu bytes (limit %d)", len,
-		            PW_PAYLOAD_MAX);
-	w = json_load_callback(feed_read, &f, PARSE_FLAGS, &err);
-	if (!w) {
-		/* Jansson sets no error text when an allocation failed. */
-		if (err.text[0] == '\0')
-			return fail(vd, PW_REJ_NO_MEMORY, "out of memory");
-		switch (json_error_code(&err)) {
-		case json_error_out_of_memory:
-			return fail(vd, PW_REJ_NO_MEMORY, "out of memory");
-		case json_error_stack_overflow:
-			return fail(vd, PW_REJ_TOO_DEEP, "nested too deep at byte %ld",
-			            payload_pos(&err, len));
-		case json_error_invalid_utf8:
-			return fail(vd, PW_REJ_BAD_UTF8, "invalid UTF-8 at byte %ld",
-			            payload_pos(&err, len));
-		case json_error_numeric_overflow:
-			return fail(vd, PW_REJ_NUMBER_OVERFLOW, "number overflow at byte %ld",
-			            payload_pos(&err, len));
-		case json_error_duplicate_key:
-			return fail(vd, PW_REJ_BAD_JSON, "duplicate key at byte %ld",
-			            payload_pos(&err, len));
-		case json_error_null_byte_in_key:
-			return fail(vd, PW_REJ_BAD_JSON, "NUL in a key at byte %ld",
-			            payload_pos(&err, len));
-		default:
-			return fail(vd, PW_REJ_BAD_JSON, "syntax error at byte %ld",
-			            payload_pos(&err, len));
-		}
-	}
-	/* ["...", P] has exactly two elements only when P is one JSON value. */
-	if (!json_is_array(w) || json_array_size(w) != 2) {
-		json_decref(w);
-		return fail(vd, PW_REJ_BAD_JSON, "not a single JSON value");
-	}
-	*wrapper = w;
-	*root = json_array_get(w, 1);
-	return PW_REJ_NONE;
+	return v->type == VT_INT || v->type == VT_REAL;
 }
 
-/* ---- values ---------------------------------------------------------------- */
+/* As Jansson's json_number_value: integers converted to double. */
+static double number_value(const struct val *v)
+{
+	return v->type == VT_INT ? (double)v->u.i : v->u.d;
+}
+
+/* A string value equal to `lit` once decoded. */
+static int str_is(const struct jscan *s, const struct val *v, const char *lit)
+{
+	size_t n = strlen(lit);
+	char buf[16];
+
+	if (v->type != VT_STRING)
+		return 0;
+	if (!v->u.s.escaped)
+		return v->u.s.len == n && memcmp(s->buf + v->u.s.off, lit, n) == 0;
+	return n < sizeof(buf) && jscan_str_copy(s, &v->u.s, buf, sizeof(buf)) == (long)n &&
+	       memcmp(buf, lit, n) == 0;
+}
 
 enum int_res { INT_OK = 0, INT_NOT_NUMBER, INT_NOT_INTEGER, INT_TOO_LOW, INT_TOO_HIGH };
 
 /* Any integral JSON number, as JSON Schema's "integer" (1, 1.0, 1e3). */
-static enum int_res get_int64(const json_t *j, int64_t *out)
+static enum int_res get_int64(const struct val *v, int64_t *out)
 {
 	double r;
 
-	if (json_is_integer(j)) {
-		*out = (int64_t)json_integer_value(j);
+	if (v->type == VT_INT) {
+		*out = v->u.i;
 		return INT_OK;
 	}
-	if (!json_is_real(j))
+	if (v->type != VT_REAL)
 		return INT_NOT_NUMBER;
-	r = json_real_value(j);
+	r = v->u.d;
 	if (r != floor(r))
 		return INT_NOT_INTEGER;
 	if (r >= 9223372036854775808.0)
@@ -214,13 +195,13 @@ static enum int_res get_int64(const json_t *j, int64_t *out)
 }
 
 /* v must be the number 1 (1.0 counts). */
-static enum pw_reject check_version(const json_t *v, struct verdict *vd)
+static enum pw_reject check_version(const struct val *v, struct verdict *vd)
 {
-	if (!v)
+	if (v->type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "v: missing");
-	if (!json_is_number(v))
+	if (!is_number(v))
 		return fail(vd, PW_REJ_BAD_TYPE, "v: not a number");
-	if (json_number_value(v) != 1.0)
+	if (number_value(v) != 1.0)
 		return fail(vd, PW_REJ_BAD_VERSION, "v: must be 1");
 	return PW_REJ_NONE;
 }
@@ -235,14 +216,14 @@ static int64_t add_sat(int64_t a, int64_t b)
 }
 
 /* A timestamp within [now - 30 days, now + 5 min]. */
-static enum pw_reject check_ts_window(const json_t *j, int64_t now_ms, int64_t *ts_ms,
+static enum pw_reject check_ts_window(const struct val *v, int64_t now_ms, int64_t *ts_ms,
                                       struct verdict *vd)
 {
 	int64_t ts = 0;
 
-	if (!j)
+	if (v->type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "ts: missing");
-	switch (get_int64(j, &ts)) {
+	switch (get_int64(v, &ts)) {
 	case INT_NOT_NUMBER:
 	case INT_NOT_INTEGER:
 		return fail(vd, PW_REJ_BAD_TYPE, "ts: not an integer");
@@ -262,25 +243,18 @@ static enum pw_reject check_ts_window(const json_t *j, int64_t now_ms, int64_t *
 }
 
 /* A JSON number (integer or real) within [min, max]. */
-static enum pw_reject check_number(const json_t *j, double min, double max, double *out,
+static enum pw_reject check_number(const struct val *v, double min, double max, double *out,
                                    struct verdict *vd, const char *name)
 {
 	double d;
 
-	if (!json_is_number(j))
+	if (!is_number(v))
 		return fail(vd, PW_REJ_BAD_TYPE, "%s: not a number", name);
-	d = json_number_value(j);
+	d = number_value(v);
 	if (!(d >= min && d <= max))
 		return fail(vd, PW_REJ_OUT_OF_RANGE, "%s: out of range", name);
 	*out = d;
 	return PW_REJ_NONE;
-}
-
-static int str_is(const json_t *j, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	return json_string_length(j) == n && memcmp(json_string_value(j), lit, n) == 0;
 }
 
 static int vin_char_ok(unsigned char c)
@@ -305,6 +279,27 @@ int decode_vin_valid(const char *vin)
 	if (!vin)
 		return 0;
 	return vin_bytes_ok(vin, strnlen(vin, PW_VIN_LEN + 1));
+}
+
+/* The fault json_scan found, as the whole message's reason. */
+static enum pw_reject scan_fault(const struct jscan *s, struct verdict *vd)
+{
+	switch (s->err) {
+	case JSCAN_EUTF8:
+		return fail(vd, PW_REJ_BAD_UTF8, "invalid UTF-8 at byte %zu", s->err_pos);
+	case JSCAN_EDEPTH:
+		return fail(vd, PW_REJ_TOO_DEEP, "nested too deep at byte %zu", s->err_pos);
+	case JSCAN_EOVERFLOW:
+		return fail(vd, PW_REJ_NUMBER_OVERFLOW, "number overflow at byte %zu", s->err_pos);
+	case JSCAN_EDUPKEY:
+		return fail(vd, PW_REJ_BAD_JSON, "duplicate key at byte %zu", s->err_pos);
+	case JSCAN_ENULKEY:
+		return fail(vd, PW_REJ_BAD_JSON, "NUL in a key at byte %zu", s->err_pos);
+	case JSCAN_EEXTRA:
+		return fail(vd, PW_REJ_BAD_JSON, "not a single JSON value");
+	default:
+		return fail(vd, PW_REJ_BAD_JSON, "syntax error at byte %zu", s->err_pos);
+	}
 }
 
 /* ---- telemetry object ------------------------------------------------------ */
@@ -433,11 +428,58 @@ static void store_number(struct pw_telemetry *t, int id, double d)
 	}
 }
 
+/* One object while it is read. tires and dtc are judged as they are read
+ * (their first broken rule kept, its detail already in the item's); the
+ * other members wait in f[] for the object's end. */
+struct tele {
+	struct jscan *s;
+	struct pw_telemetry *t;
+	struct verdict vd; /* the item's detail */
+	enum pw_reject tires_r, dtc_r;
+	size_t dtc_n;
+	struct val f[F__COUNT];
+};
+
+/* Records the first broken rule inside tires; it outranks one inside dtc. */
+static void tires_fail(struct tele *tc, enum pw_reject r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tires_fail(struct tele *tc, enum pw_reject r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (tc->tires_r != PW_REJ_NONE)
+		return;
+	tc->tires_r = r;
+	va_start(ap, fmt);
+	vsnprintf(tc->vd.detail, tc->vd.cap, fmt, ap);
+	va_end(ap);
+}
+
+/* Records the first broken rule inside dtc (always bad_dtc); `force`: this
+ * one replaces it (too many codes outranks any code). */
+static void dtc_fail(struct tele *tc, int force, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void dtc_fail(struct tele *tc, int force, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (tc->dtc_r != PW_REJ_NONE && !force)
+		return;
+	tc->dtc_r = PW_REJ_BAD_DTC;
+	if (tc->tires_r != PW_REJ_NONE)
+		return; /* tires comes first: its detail stays */
+	va_start(ap, fmt);
+	vsnprintf(tc->vd.detail, tc->vd.cap, fmt, ap);
+	va_end(ap);
+}
+
 static const char *const tire_names[PW_TIRE_COUNT] = {"fl", "fr", "rl", "rr"};
 
 static int tire_pos(const char *key, size_t len)
 {
-	if (len != 2)
+	if (!key || len != 2)
 		return -1;
 	for (int i = 0; i < PW_TIRE_COUNT; i++)
 		if (key[0] == tire_names[i][0] && key[1] == tire_names[i][1])
@@ -458,179 +500,233 @@ static const struct tire_rule {
     {"temp_c", 6, -60, 200, PW_TIRE_TEMP, offsetof(struct pw_tire, temp_c)},
 };
 
-static const struct tire_rule *tire_rule(const char *key, size_t len)
+static int tire_rule(const char *key, size_t len)
 {
+	if (!key)
+		return -1;
 	for (size_t i = 0; i < PW_ARRAY_LEN(tire_rules); i++)
 		if (tire_rules[i].len == len && memcmp(tire_rules[i].name, key, len) == 0)
-			return &tire_rules[i];
-	return NULL;
+			return (int)i;
+	return -1;
 }
 
-static enum pw_reject check_tires(const json_t *j, struct pw_telemetry *t, struct verdict *vd)
+/* tires.<pos>: an object at `depth` (current token '{'). */
+static int read_tire(struct tele *tc, unsigned depth, int pos)
 {
-	const char *key;
-	size_t klen;
-	json_t *tire;
+	struct jscan *s = tc->s;
+	struct pw_tire *w = &tc->t->tires[pos];
+	struct jscan_obj o;
+	int r;
 
-	if (!json_is_object(j))
-		return fail(vd, PW_REJ_BAD_TYPE, "tires: not an object");
-	json_object_keylen_foreach((json_t *)j, key, klen, tire)
-	{
-		int pos = tire_pos(key, klen);
-		struct pw_tire *out;
-		const char *mkey;
-		size_t mlen;
-		json_t *m;
+	for (r = jscan_obj_first(s, &o, depth); r == 1; r = jscan_obj_next(s, &o)) {
+		size_t klen;
+		const char *key = jscan_key(s, &klen);
+		int i = tire_rule(key, klen);
+		const struct tire_rule *tr;
+		double d;
 
-		if (pos < 0)
-			return fail(vd, PW_REJ_OUT_OF_RANGE, "tires: keys are fl fr rl rr only");
-		if (!json_is_object(tire))
-			return fail(vd, PW_REJ_BAD_TYPE, "tires.%s: not an object",
-			            tire_names[pos]);
-		out = &t->tires[pos];
-		json_object_keylen_foreach(tire, mkey, mlen, m)
-		{
-			const struct tire_rule *r = tire_rule(mkey, mlen);
-			double d;
-
-			if (!r) {
-				t->unknown_fields++;
-				continue;
-			}
-			if (!json_is_number(m))
-				return fail(vd, PW_REJ_BAD_TYPE, "tires.%s.%s: not a number",
-				            tire_names[pos], r->name);
-			d = json_number_value(m);
-			if (!(d >= r->min && d <= r->max))
-				return fail(vd, PW_REJ_OUT_OF_RANGE, "tires.%s.%s: out of range",
-				            tire_names[pos], r->name);
-			*(float *)((char *)out + r->offset) = (float)d;
-			out->has |= r->bit;
+		if (jscan_member(s, &o, i) < 0)
+			return -1;
+		if (i < 0) {
+			tc->t->unknown_fields++;
+			if (jscan_skip(s, depth + 1) < 0)
+				return -1;
+			continue;
 		}
-		if (out->has)
-			t->has |= PW_F_TIRES;
+		tr = &tire_rules[i];
+		if (s->tok != JSCAN_INT && s->tok != JSCAN_REAL) {
+			tires_fail(tc, PW_REJ_BAD_TYPE, "tires.%s.%s: not a number",
+			           tire_names[pos], tr->name);
+			if (jscan_skip(s, depth + 1) < 0)
+				return -1;
+			continue;
+		}
+		d = s->tok == JSCAN_INT ? (double)s->i : s->d;
+		if (!(d >= tr->min && d <= tr->max)) {
+			tires_fail(tc, PW_REJ_OUT_OF_RANGE, "tires.%s.%s: out of range",
+			           tire_names[pos], tr->name);
+			continue;
+		}
+		*(float *)((char *)w + tr->offset) = (float)d;
+		w->has |= tr->bit;
 	}
-	return PW_REJ_NONE;
+	if (w->has)
+		tc->t->has |= PW_F_TIRES;
+	return r;
 }
 
-/* ^[PCBU][0-3][0-9A-F]{3}$ */
-static int dtc_code_ok(const json_t *j)
+/* tires: an object at `depth` (current token '{'). */
+static int read_tires(struct tele *tc, unsigned depth)
 {
-	const char *s = json_string_value(j);
+	struct jscan *s = tc->s;
+	struct jscan_obj o;
+	int r;
 
-	if (json_string_length(j) != 5)
+	for (r = jscan_obj_first(s, &o, depth); r == 1; r = jscan_obj_next(s, &o)) {
+		size_t klen;
+		const char *key = jscan_key(s, &klen);
+		int pos = tire_pos(key, klen);
+
+		if (jscan_member(s, &o, pos) < 0)
+			return -1;
+		if (pos >= 0 && s->tok == JSCAN_LBRACE) {
+			if (read_tire(tc, depth + 1, pos) < 0)
+				return -1;
+			continue;
+		}
+		if (pos < 0)
+			tires_fail(tc, PW_REJ_OUT_OF_RANGE, "tires: keys are fl fr rl rr only");
+		else
+			tires_fail(tc, PW_REJ_BAD_TYPE, "tires.%s: not an object", tire_names[pos]);
+		if (jscan_skip(s, depth + 1) < 0)
+			return -1;
+	}
+	return r;
+}
+
+/* ^[PCBU][0-3][0-9A-F]{3}$, decoded into code[0..5) */
+static int dtc_code_ok(const struct jscan *s, const struct val *v, char code[6])
+{
+	if (v->type != VT_STRING || jscan_str_copy(s, &v->u.s, code, 6) != 5)
 		return 0;
-	if (s[0] != 'P' && s[0] != 'C' && s[0] != 'B' && s[0] != 'U')
+	if (code[0] != 'P' && code[0] != 'C' && code[0] != 'B' && code[0] != 'U')
 		return 0;
-	if (s[1] < '0' || s[1] > '3')
+	if (code[1] < '0' || code[1] > '3')
 		return 0;
 	for (int i = 2; i < 5; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+		if (!((code[i] >= '0' && code[i] <= '9') || (code[i] >= 'A' && code[i] <= 'F')))
 			return 0;
 	return 1;
 }
 
-static enum pw_reject check_dtc(const json_t *j, struct pw_telemetry *t, struct verdict *vd)
+/* dtc[i], its members read: code, status, mil (VT_NONE when absent). */
+static void judge_dtc_entry(struct tele *tc, const struct val m[3], size_t i)
 {
-	size_t n, i;
+	struct pw_dtc *d = &tc->t->dtc[i];
 
-	if (!json_is_array(j))
-		return fail(vd, PW_REJ_BAD_TYPE, "dtc: not an array");
-	n = json_array_size(j);
-	if (n > PW_DTC_MAX)
-		return fail(vd, PW_REJ_BAD_DTC, "dtc: more than %d codes", PW_DTC_MAX);
-	for (i = 0; i < n; i++) {
-		const json_t *e = json_array_get(j, i);
-		const json_t *code = NULL, *status = NULL, *mil = NULL;
-		struct pw_dtc *d = &t->dtc[i];
-		const char *key;
-		size_t klen;
-		json_t *m;
-
-		if (!json_is_object(e))
-			return fail(vd, PW_REJ_BAD_DTC, "dtc[%zu]: not an object", i);
-		json_object_keylen_foreach((json_t *)e, key, klen, m)
-		{
-			if (klen == 4 && KEY_IS("code"))
-				code = m;
-			else if (klen == 6 && KEY_IS("status"))
-				status = m;
-			else if (klen == 3 && KEY_IS("mil"))
-				mil = m;
-			else
-				t->unknown_fields++;
-		}
-		if (!code)
-			return fail(vd, PW_REJ_BAD_DTC, "dtc[%zu].code: missing", i);
-		if (!json_is_string(code) || !dtc_code_ok(code))
-			return fail(vd, PW_REJ_BAD_DTC, "dtc[%zu].code: not [PCBU][0-3][0-9A-F]{3}",
-			            i);
-		if (!status)
-			return fail(vd, PW_REJ_BAD_DTC, "dtc[%zu].status: missing", i);
-		if (str_is(status, "pending"))
-			d->status = PW_DTC_PENDING;
-		else if (str_is(status, "confirmed"))
-			d->status = PW_DTC_CONFIRMED;
-		else if (str_is(status, "permanent"))
-			d->status = PW_DTC_PERMANENT;
-		else
-			return fail(vd, PW_REJ_BAD_DTC,
-			            "dtc[%zu].status: not pending|confirmed|permanent", i);
-		if (mil && !json_is_boolean(mil))
-			return fail(vd, PW_REJ_BAD_DTC, "dtc[%zu].mil: not a boolean", i);
-		d->mil = mil && json_is_true(mil);
-		memcpy(d->code, json_string_value(code), 5);
-		d->code[5] = '\0';
-		for (size_t k = 0; k < i; k++)
-			if (memcmp(t->dtc[k].code, d->code, 5) == 0)
-				return fail(vd, PW_REJ_BAD_DTC, "dtc[%zu].code: repeats dtc[%zu]",
-				            i, k);
+	if (m[0].type == VT_NONE) {
+		dtc_fail(tc, 0, "dtc[%zu].code: missing", i);
+		return;
 	}
-	t->dtc_count = (uint8_t)n;
-	t->has |= PW_F_DTC;
-	return PW_REJ_NONE;
+	if (!dtc_code_ok(tc->s, &m[0], d->code)) {
+		dtc_fail(tc, 0, "dtc[%zu].code: not [PCBU][0-3][0-9A-F]{3}", i);
+		return;
+	}
+	d->code[5] = '\0';
+	if (m[1].type == VT_NONE) {
+		dtc_fail(tc, 0, "dtc[%zu].status: missing", i);
+		return;
+	}
+	if (str_is(tc->s, &m[1], "pending")) {
+		d->status = PW_DTC_PENDING;
+	} else if (str_is(tc->s, &m[1], "confirmed")) {
+		d->status = PW_DTC_CONFIRMED;
+	} else if (str_is(tc->s, &m[1], "permanent")) {
+		d->status = PW_DTC_PERMANENT;
+	} else {
+		dtc_fail(tc, 0, "dtc[%zu].status: not pending|confirmed|permanent", i);
+		return;
+	}
+	if (m[2].type != VT_NONE && m[2].type != VT_TRUE && m[2].type != VT_FALSE) {
+		dtc_fail(tc, 0, "dtc[%zu].mil: not a boolean", i);
+		return;
+	}
+	d->mil = m[2].type == VT_TRUE;
+	for (size_t k = 0; k < i; k++)
+		if (memcmp(tc->t->dtc[k].code, d->code, 5) == 0) {
+			dtc_fail(tc, 0, "dtc[%zu].code: repeats dtc[%zu]", i, k);
+			return;
+		}
 }
 
-/* Judges one telemetry object; `t` must be zeroed by the caller. */
-static enum pw_reject check_object(const json_t *obj, const char *topic_vin, int64_t now_ms,
-                                   struct pw_telemetry *t, struct verdict *vd)
+/* dtc[i]: an object at `depth` (current token '{'), i < PW_DTC_MAX. */
+static int read_dtc_entry(struct tele *tc, unsigned depth, size_t i)
 {
-	const json_t *f[F__COUNT] = {0};
-	const char *key;
-	size_t klen;
-	json_t *val;
+	struct jscan *s = tc->s;
+	struct val m[3] = {{0}}; /* code, status, mil */
+	struct jscan_obj o;
+	int r;
+
+	for (r = jscan_obj_first(s, &o, depth); r == 1; r = jscan_obj_next(s, &o)) {
+		size_t klen;
+		const char *key = jscan_key(s, &klen);
+		int id = -1;
+
+		if (key && klen == 4 && KEY_IS("code"))
+			id = 0;
+		else if (key && klen == 6 && KEY_IS("status"))
+			id = 1;
+		else if (key && klen == 3 && KEY_IS("mil"))
+			id = 2;
+		if (jscan_member(s, &o, id) < 0)
+			return -1;
+		if (id < 0) {
+			tc->t->unknown_fields++;
+			r = jscan_skip(s, depth + 1);
+		} else {
+			r = take(s, depth + 1, &m[id]);
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (r == 0 && tc->dtc_r == PW_REJ_NONE) /* after the first broken entry, only read */
+		judge_dtc_entry(tc, m, i);
+	return r;
+}
+
+/* dtc: an array at `depth` (current token '['). */
+static int read_dtc(struct tele *tc, unsigned depth)
+{
+	struct jscan *s = tc->s;
+	size_t n = 0;
+	int r;
+
+	for (r = jscan_arr_first(s, depth); r == 1; r = jscan_arr_next(s), n++) {
+		if (n < PW_DTC_MAX && s->tok == JSCAN_LBRACE) {
+			if (read_dtc_entry(tc, depth + 1, n) < 0)
+				return -1;
+			continue;
+		}
+		if (n < PW_DTC_MAX)
+			dtc_fail(tc, 0, "dtc[%zu]: not an object", n);
+		if (jscan_skip(s, depth + 1) < 0)
+			return -1;
+	}
+	if (n > PW_DTC_MAX)
+		dtc_fail(tc, 1, "dtc: more than %d codes", PW_DTC_MAX);
+	tc->dtc_n = n;
+	return r;
+}
+
+/* The object's verdict, its rules in the contract's table order. */
+static enum pw_reject judge(struct tele *tc, const char *topic_vin, int64_t now_ms)
+{
+	const struct val *f = tc->f;
+	struct pw_telemetry *t = tc->t;
+	struct verdict *vd = &tc->vd;
+	char vin[PW_VIN_LEN + 1];
 	enum pw_reject r;
 	int64_t seq = 0;
+	long n;
 
-	if (!json_is_object(obj))
-		return fail(vd, PW_REJ_NOT_OBJECT, "not an object");
-	json_object_keylen_foreach((json_t *)obj, key, klen, val)
-	{
-		int id = field_id(key, klen);
-
-		if (id < 0)
-			t->unknown_fields++;
-		else
-			f[id] = val;
-	}
-
-	if ((r = check_version(f[F_V], vd)) != PW_REJ_NONE)
+	if ((r = check_version(&f[F_V], vd)) != PW_REJ_NONE)
 		return r;
 
-	if (!f[F_VIN])
+	if (f[F_VIN].type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "vin: missing");
-	if (!json_is_string(f[F_VIN]))
+	if (f[F_VIN].type != VT_STRING)
 		return fail(vd, PW_REJ_BAD_TYPE, "vin: not a string");
-	if (!vin_bytes_ok(json_string_value(f[F_VIN]), json_string_length(f[F_VIN])))
+	n = jscan_str_copy(tc->s, &f[F_VIN].u.s, vin, sizeof(vin));
+	if (n < 0 || !vin_bytes_ok(vin, (size_t)n))
 		return fail(vd, PW_REJ_BAD_VIN, "vin: not 17 of [A-HJ-NPR-Z0-9]");
-	if (memcmp(json_string_value(f[F_VIN]), topic_vin, PW_VIN_LEN) != 0)
+	if (memcmp(vin, topic_vin, PW_VIN_LEN) != 0)
 		return fail(vd, PW_REJ_VIN_MISMATCH, "vin: differs from the topic's");
 	memcpy(t->vin, topic_vin, PW_VIN_LEN);
 	t->vin[PW_VIN_LEN] = '\0';
 
-	if (!f[F_SEQ])
+	if (f[F_SEQ].type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "seq: missing");
-	switch (get_int64(f[F_SEQ], &seq)) {
+	switch (get_int64(&f[F_SEQ], &seq)) {
 	case INT_NOT_NUMBER:
 	case INT_NOT_INTEGER:
 		return fail(vd, PW_REJ_BAD_TYPE, "seq: not an integer");
@@ -644,67 +740,145 @@ static enum pw_reject check_object(const json_t *obj, const char *topic_vin, int
 		return fail(vd, PW_REJ_OUT_OF_RANGE, "seq: below 0");
 	t->seq = seq;
 
-	if ((r = check_ts_window(f[F_TS], now_ms, &t->ts_ms, vd)) != PW_REJ_NONE)
+	if ((r = check_ts_window(&f[F_TS], now_ms, &t->ts_ms, vd)) != PW_REJ_NONE)
 		return r;
 
 	for (size_t i = 0; i < PW_ARRAY_LEN(num_rules); i++) {
 		const struct num_rule *nr = &num_rules[i];
 		double d = 0;
 
-		if (!f[nr->id])
+		if (f[nr->id].type == VT_NONE)
 			continue;
-		r = check_number(f[nr->id], nr->min, nr->max, &d, vd, nr->name);
+		r = check_number(&f[nr->id], nr->min, nr->max, &d, vd, nr->name);
 		if (r != PW_REJ_NONE)
 			return r;
 		store_number(t, nr->id, d);
 		t->has |= nr->flag;
 	}
-	if (!f[F_LAT] != !f[F_LON])
+	if ((f[F_LAT].type == VT_NONE) != (f[F_LON].type == VT_NONE))
 		return fail(vd, PW_REJ_BAD_POSITION,
-		            f[F_LAT] ? "lat: without lon" : "lon: without lat");
-	if (f[F_LAT])
+		            f[F_LAT].type != VT_NONE ? "lat: without lon" : "lon: without lat");
+	if (f[F_LAT].type != VT_NONE)
 		t->has |= PW_F_POSITION;
 
-	if (f[F_IGNITION]) {
-		const json_t *ig = f[F_IGNITION];
+	if (f[F_IGNITION].type != VT_NONE) {
+		const struct val *ig = &f[F_IGNITION];
 
-		if (!json_is_string(ig))
+		if (ig->type != VT_STRING)
 			return fail(vd, PW_REJ_BAD_TYPE, "ignition: not a string");
-		if (str_is(ig, "off"))
+		if (str_is(tc->s, ig, "off"))
 			t->ignition = PW_IGN_OFF;
-		else if (str_is(ig, "acc"))
+		else if (str_is(tc->s, ig, "acc"))
 			t->ignition = PW_IGN_ACC;
-		else if (str_is(ig, "on"))
+		else if (str_is(tc->s, ig, "on"))
 			t->ignition = PW_IGN_ON;
 		else
 			return fail(vd, PW_REJ_OUT_OF_RANGE, "ignition: not off|acc|on");
 		t->has |= PW_F_IGNITION;
 	}
-	if (f[F_TIRES] && (r = check_tires(f[F_TIRES], t, vd)) != PW_REJ_NONE)
-		return r;
-	if (f[F_DTC] && (r = check_dtc(f[F_DTC], t, vd)) != PW_REJ_NONE)
-		return r;
+	if (f[F_TIRES].type != VT_NONE) {
+		if (f[F_TIRES].type != VT_OBJECT)
+			return fail(vd, PW_REJ_BAD_TYPE, "tires: not an object");
+		if (tc->tires_r != PW_REJ_NONE)
+			return tc->tires_r; /* its detail is written */
+	}
+	if (f[F_DTC].type != VT_NONE) {
+		if (f[F_DTC].type != VT_ARRAY)
+			return fail(vd, PW_REJ_BAD_TYPE, "dtc: not an array");
+		if (tc->dtc_r != PW_REJ_NONE)
+			return tc->dtc_r;
+		t->dtc_count = (uint8_t)tc->dtc_n;
+		t->has |= PW_F_DTC;
+	}
 	return PW_REJ_NONE;
 }
 
-static void judge_item(const json_t *obj, const char *topic_vin, int64_t now_ms,
+/* One telemetry object at `depth` (current token '{') into `it`. 0, or -1
+ * when the JSON is at fault (then `it` is garbage and s->err says why). */
+static int read_object(struct jscan *s, unsigned depth, const char *topic_vin, int64_t now_ms,
                        struct decode_item *it)
+{
+	struct tele tc;
+	struct jscan_obj o;
+	int r;
+
+	memset(&it->t, 0, sizeof(it->t));
+	it->detail[0] = '\0';
+	memset(&tc, 0, sizeof(tc));
+	tc.s = s;
+	tc.t = &it->t;
+	tc.vd.detail = it->detail;
+	tc.vd.cap = sizeof(it->detail);
+
+	for (r = jscan_obj_first(s, &o, depth); r == 1; r = jscan_obj_next(s, &o)) {
+		size_t klen;
+		const char *key = jscan_key(s, &klen);
+		int id = key ? field_id(key, klen) : -1;
+
+		if (jscan_member(s, &o, id) < 0)
+			return -1;
+		if (id < 0) {
+			it->t.unknown_fields++;
+			r = jscan_skip(s, depth + 1);
+		} else if (id == F_TIRES && s->tok == JSCAN_LBRACE) {
+			tc.f[id].type = VT_OBJECT;
+			r = read_tires(&tc, depth + 1);
+		} else if (id == F_DTC && s->tok == JSCAN_LBRACKET) {
+			tc.f[id].type = VT_ARRAY;
+			r = read_dtc(&tc, depth + 1);
+		} else {
+			r = take(s, depth + 1, &tc.f[id]);
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	it->reason = judge(&tc, topic_vin, now_ms);
+	if (it->reason != PW_REJ_NONE)
+		memset(&it->t, 0, sizeof(it->t));
+	return 0;
+}
+
+static void not_object(struct decode_item *it)
 {
 	struct verdict vd = {it->detail, sizeof(it->detail)};
 
 	memset(&it->t, 0, sizeof(it->t));
-	it->detail[0] = '\0';
-	it->reason = check_object(obj, topic_vin, now_ms, &it->t, &vd);
-	if (it->reason != PW_REJ_NONE)
-		memset(&it->t, 0, sizeof(it->t));
+	it->reason = fail(&vd, PW_REJ_NOT_OBJECT, "not an object");
+}
+
+/* The top-level array (current token '[' at depth 2): the batch. Elements
+ * beyond PW_BATCH_MAX are only checked and counted. */
+static int read_batch(struct jscan *s, const char *topic_vin, int64_t now_ms,
+                      struct decode_batch *out, size_t *count)
+{
+	size_t n = 0;
+	int r;
+
+	for (r = jscan_arr_first(s, 2); r == 1; r = jscan_arr_next(s), n++) {
+		if (n < PW_BATCH_MAX && s->tok == JSCAN_LBRACE) {
+			if (read_object(s, 3, topic_vin, now_ms, &out->items[n]) < 0)
+				return -1;
+			continue;
+		}
+		if (n < PW_BATCH_MAX)
+			not_object(&out->items[n]);
+		if (jscan_skip(s, 3) < 0)
+			return -1;
+	}
+	*count = n;
+	return r;
 }
 
 int decode_telemetry(const char *topic_vin, const void *payload, size_t len, int64_t now_ms,
                      struct decode_batch *out)
 {
 	struct verdict vd = {out->detail, sizeof(out->detail)};
-	json_t *wrapper = NULL, *root = NULL;
-	int rc = PW_EINVAL;
+	struct jscan s;
+	enum jscan_tok top;
+	size_t n = 1;
+	int r;
 
 	out->reason = PW_REJ_NONE;
 	out->detail[0] = '\0';
@@ -713,86 +887,103 @@ int decode_telemetry(const char *topic_vin, const void *payload, size_t len, int
 
 	if (!decode_vin_valid(topic_vin)) {
 		out->reason = fail(&vd, PW_REJ_BAD_VIN, "topic vin: not 17 of [A-HJ-NPR-Z0-9]");
-		goto out;
+		return PW_EINVAL;
 	}
-	out->reason = parse(payload, len, &wrapper, &root, &vd);
-	if (out->reason != PW_REJ_NONE) {
-		if (out->reason == PW_REJ_NO_MEMORY)
-			rc = PW_ENOMEM;
-		goto out;
+	if (len > PW_PAYLOAD_MAX || jscan_open(&s, payload, len) != PW_OK) {
+		out->reason = fail(&vd, PW_REJ_TOO_LARGE, "payload of %zu bytes (limit %d)", len,
+		                   PW_PAYLOAD_MAX);
+		return PW_EINVAL;
 	}
-	if (json_is_object(root)) {
+	top = s.tok;
+	if (top == JSCAN_LBRACE)
+		r = read_object(&s, 2, topic_vin, now_ms, &out->items[0]);
+	else if (top == JSCAN_LBRACKET)
+		r = read_batch(&s, topic_vin, now_ms, out, &n);
+	else
+		r = jscan_skip(&s, 2);
+	if (r < 0 || jscan_close(&s) < 0) {
+		out->reason = scan_fault(&s, &vd);
+		return PW_EINVAL;
+	}
+	if (top == JSCAN_LBRACE) {
 		out->count = 1;
-		judge_item(root, topic_vin, now_ms, &out->items[0]);
-	} else if (json_is_array(root)) {
-		size_t n = json_array_size(root);
-
-		if (n == 0 || n > PW_BATCH_MAX) {
-			out->reason =
-			    fail(&vd, PW_REJ_BATCH_SIZE, "batch of %zu (1..%d)", n, PW_BATCH_MAX);
-			goto out;
-		}
-		out->is_array = 1;
-		out->count = (int)n;
-		for (size_t i = 0; i < n; i++)
-			judge_item(json_array_get(root, i), topic_vin, now_ms, &out->items[i]);
-	} else {
-		out->reason = fail(&vd, PW_REJ_NOT_OBJECT, "not an object or array");
-		goto out;
+		return PW_OK;
 	}
-	rc = PW_OK;
-out:
-	json_decref(wrapper);
-	return rc;
+	if (top != JSCAN_LBRACKET) {
+		out->reason = fail(&vd, PW_REJ_NOT_OBJECT, "not an object or array");
+		return PW_EINVAL;
+	}
+	if (n == 0 || n > PW_BATCH_MAX) {
+		out->reason = fail(&vd, PW_REJ_BATCH_SIZE, "batch of %zu (1..%d)", n, PW_BATCH_MAX);
+		return PW_EINVAL;
+	}
+	out->is_array = 1;
+	out->count = (int)n;
+	return PW_OK;
 }
 
 /* ---- status and plate reads ---------------------------------------------- */
 
-/* Borrows the members named `names` into vals[] (left NULL when absent). */
-static void lookup(const json_t *obj, const char *const *names, const json_t **vals, size_t n)
+/* Reads a payload that must be one object: the members named `names` into
+ * vals[] (VT_NONE when absent, strings borrowed from the payload), others
+ * skipped. Faults in the JSON come first, then not_object. */
+static enum pw_reject read_fields(struct jscan *s, const void *payload, size_t len,
+                                  const char *const *names, size_t n, struct val *vals,
+                                  struct verdict *vd)
 {
-	const char *key;
-	size_t klen;
-	json_t *val;
+	struct jscan_obj o;
+	enum jscan_tok top;
+	int r;
 
-	json_object_keylen_foreach((json_t *)obj, key, klen, val)
-	{
-		for (size_t i = 0; i < n; i++)
-			if (strlen(names[i]) == klen && memcmp(names[i], key, klen) == 0) {
-				vals[i] = val;
+	if (len > PW_PAYLOAD_MAX || jscan_open(s, payload, len) != PW_OK)
+		return fail(vd, PW_REJ_TOO_LARGE, "payload of %zu bytes (limit %d)", len,
+		            PW_PAYLOAD_MAX);
+	top = s->tok;
+	if (top != JSCAN_LBRACE)
+		r = jscan_skip(s, 2);
+	else
+		for (r = jscan_obj_first(s, &o, 2); r == 1; r = jscan_obj_next(s, &o)) {
+			size_t klen;
+			const char *key = jscan_key(s, &klen);
+			int id = -1;
+
+			for (size_t i = 0; key && i < n && id < 0; i++)
+				if (strlen(names[i]) == klen && memcmp(names[i], key, klen) == 0)
+					id = (int)i;
+			if (jscan_member(s, &o, id) < 0)
+				return scan_fault(s, vd);
+			r = id < 0 ? jscan_skip(s, 3) : take(s, 3, &vals[id]);
+			if (r < 0)
 				break;
-			}
-	}
+		}
+	if (r < 0 || jscan_close(s) < 0)
+		return scan_fault(s, vd);
+	if (top != JSCAN_LBRACE)
+		return fail(vd, PW_REJ_NOT_OBJECT, "not an object");
+	return PW_REJ_NONE;
 }
 
 static int finish(enum pw_reject r, enum pw_reject *reason)
 {
 	if (reason)
 		*reason = r;
-	if (r == PW_REJ_NONE)
-		return PW_OK;
-	return r == PW_REJ_NO_MEMORY ? PW_ENOMEM : PW_EINVAL;
+	return r == PW_REJ_NONE ? PW_OK : PW_EINVAL;
 }
 
-static enum pw_reject check_status(const json_t *root, struct pw_status *out, struct verdict *vd)
+static enum pw_reject check_status(const struct val *f, struct pw_status *out, struct verdict *vd)
 {
-	static const char *const names[] = {"v", "online", "ts"};
-	const json_t *f[3] = {0};
 	enum pw_reject r;
 	int64_t ts = 0;
 
-	if (!json_is_object(root))
-		return fail(vd, PW_REJ_NOT_OBJECT, "not an object");
-	lookup(root, names, f, 3);
-	if ((r = check_version(f[0], vd)) != PW_REJ_NONE)
+	if ((r = check_version(&f[0], vd)) != PW_REJ_NONE)
 		return r;
-	if (!f[1])
+	if (f[1].type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "online: missing");
-	if (!json_is_boolean(f[1]))
+	if (f[1].type != VT_TRUE && f[1].type != VT_FALSE)
 		return fail(vd, PW_REJ_BAD_TYPE, "online: not a boolean");
-	if (!f[2])
+	if (f[2].type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "ts: missing");
-	switch (get_int64(f[2], &ts)) {
+	switch (get_int64(&f[2], &ts)) {
 	case INT_NOT_NUMBER:
 	case INT_NOT_INTEGER:
 		return fail(vd, PW_REJ_BAD_TYPE, "ts: not an integer");
@@ -804,7 +995,7 @@ static enum pw_reject check_status(const json_t *root, struct pw_status *out, st
 	}
 	if (ts < 0)
 		return fail(vd, PW_REJ_OUT_OF_RANGE, "ts: below 0");
-	out->online = json_is_true(f[1]);
+	out->online = f[1].type == VT_TRUE;
 	out->ts_ms = ts;
 	return PW_REJ_NONE;
 }
@@ -812,19 +1003,20 @@ static enum pw_reject check_status(const json_t *root, struct pw_status *out, st
 int decode_status(const void *payload, size_t len, struct pw_status *out, enum pw_reject *reason,
                   char *detail, size_t detail_len)
 {
+	static const char *const names[] = {"v", "online", "ts"};
 	struct verdict vd = {detail, detail ? detail_len : 0};
-	json_t *wrapper = NULL, *root = NULL;
+	struct val f[3] = {{0}};
+	struct jscan s;
 	enum pw_reject r;
 
 	memset(out, 0, sizeof(*out));
 	if (vd.cap)
 		detail[0] = '\0';
-	r = parse(payload, len, &wrapper, &root, &vd);
+	r = read_fields(&s, payload, len, names, 3, f, &vd);
 	if (r == PW_REJ_NONE)
-		r = check_status(root, out, &vd);
+		r = check_status(f, out, &vd);
 	if (r != PW_REJ_NONE)
 		memset(out, 0, sizeof(*out));
-	json_decref(wrapper);
 	return finish(r, reason);
 }
 
@@ -847,8 +1039,7 @@ static int plate_copy(const char *s, size_t len, char *dst, size_t cap)
 			dst[o++] = (char)(c - 'a' + 'A');
 			i++;
 		} else if ((c & 0xF0) == 0xE0 && i + 2 < len) {
-			/* Jansson strings are valid UTF-8: three bytes, 1110xxxx 10xxxxxx 10xxxxxx
-			 */
+			/* strings are valid UTF-8: three bytes, 1110xxxx 10xxxxxx 10xxxxxx */
 			unsigned cp = ((unsigned)(c & 0x0F) << 12) |
 			              ((unsigned)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
 
@@ -868,63 +1059,59 @@ static int plate_copy(const char *s, size_t len, char *dst, size_t cap)
 	return chars >= 2;
 }
 
-static enum pw_reject check_anpr(const json_t *root, int64_t now_ms, struct pw_plate_read *out,
-                                 struct verdict *vd)
+static enum pw_reject check_anpr(const struct jscan *s, const struct val *f, int64_t now_ms,
+                                 struct pw_plate_read *out, struct verdict *vd)
 {
-	static const char *const names[] = {"v", "ts", "plate", "camera", "confidence"};
-	const json_t *f[5] = {0};
+	char plate[64], cam[sizeof(out->camera) - 1];
 	enum pw_reject r;
-	const char *cam;
-	size_t cam_len;
+	long n;
 
-	if (!json_is_object(root))
-		return fail(vd, PW_REJ_NOT_OBJECT, "not an object");
-	lookup(root, names, f, 5);
-	if ((r = check_version(f[0], vd)) != PW_REJ_NONE)
+	if ((r = check_version(&f[0], vd)) != PW_REJ_NONE)
 		return r;
-	if ((r = check_ts_window(f[1], now_ms, &out->ts_ms, vd)) != PW_REJ_NONE)
+	if ((r = check_ts_window(&f[1], now_ms, &out->ts_ms, vd)) != PW_REJ_NONE)
 		return r;
-	if (!f[2])
+	if (f[2].type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "plate: missing");
-	if (!json_is_string(f[2]))
+	if (f[2].type != VT_STRING)
 		return fail(vd, PW_REJ_BAD_TYPE, "plate: not a string");
-	if (!plate_copy(json_string_value(f[2]), json_string_length(f[2]), out->plate,
-	                sizeof(out->plate)))
+	/* 12 characters take at most 36 bytes: a longer string is no plate */
+	n = jscan_str_copy(s, &f[2].u.s, plate, sizeof(plate));
+	if (n < 0 || !plate_copy(plate, (size_t)n, out->plate, sizeof(out->plate)))
 		return fail(vd, PW_REJ_OUT_OF_RANGE, "plate: not 2-12 of [A-Z0-9-] or CJK");
-	if (!f[3])
+	if (f[3].type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "camera: missing");
-	if (!json_is_string(f[3]))
+	if (f[3].type != VT_STRING)
 		return fail(vd, PW_REJ_BAD_TYPE, "camera: not a string");
-	cam = json_string_value(f[3]);
-	cam_len = json_string_length(f[3]);
-	if (cam_len < 1 || cam_len > sizeof(out->camera) - 1)
+	n = jscan_str_copy(s, &f[3].u.s, cam, sizeof(cam));
+	if (n < 1)
 		return fail(vd, PW_REJ_OUT_OF_RANGE, "camera: not 1-64 printable ASCII");
-	for (size_t i = 0; i < cam_len; i++)
+	for (long i = 0; i < n; i++)
 		if ((unsigned char)cam[i] < 0x20 || (unsigned char)cam[i] > 0x7E)
 			return fail(vd, PW_REJ_OUT_OF_RANGE, "camera: not 1-64 printable ASCII");
-	memcpy(out->camera, cam, cam_len);
-	out->camera[cam_len] = '\0';
-	if (!f[4])
+	memcpy(out->camera, cam, (size_t)n);
+	out->camera[n] = '\0';
+	if (f[4].type == VT_NONE)
 		return fail(vd, PW_REJ_MISSING_FIELD, "confidence: missing");
-	return check_number(f[4], 0, 1, &out->confidence, vd, "confidence");
+	return check_number(&f[4], 0, 1, &out->confidence, vd, "confidence");
 }
 
 int decode_anpr(const void *payload, size_t len, int64_t now_ms, struct pw_plate_read *out,
                 enum pw_reject *reason, char *detail, size_t detail_len)
 {
+	static const char *const names[] = {"v", "ts", "plate", "camera", "confidence"};
 	struct verdict vd = {detail, detail ? detail_len : 0};
-	json_t *wrapper = NULL, *root = NULL;
+	struct val f[5] = {{0}};
+	struct jscan s;
 	enum pw_reject r;
 
 	memset(out, 0, sizeof(*out));
 	if (vd.cap)
 		detail[0] = '\0';
-	r = parse(payload, len, &wrapper, &root, &vd);
+	r = read_fields(&s, payload, len, names, 5, f, &vd);
 	if (r == PW_REJ_NONE)
-		r = check_anpr(root, now_ms, out, &vd);
+		r = check_anpr(&s, f, now_ms, out, &vd);
 	if (r != PW_REJ_NONE)
 		memset(out, 0, sizeof(*out));
-	json_decref(wrapper);
 	return finish(r, reason);
 }
 

@@ -10,14 +10,24 @@
  * members it carried); a rejected one is zeroed and says why in printable
  * ASCII; decoding is deterministic.
  *
+ * Differential: every telemetry, status and plate-read input also goes
+ * through the Jansson-based decoder decode.c replaced
+ * (tests/fuzz/decode_reference.c, compiled into this target only); any
+ * difference in verdict, detail or decoded value aborts, naming it
+ * (ref_diff documents the one allowed difference). PW_FUZZ_NO_REF=1 in the
+ * environment turns that off.
+ *
  * Seeds: tests/fuzz/corpus/decode/. Build with -DPW_FUZZ=ON (clang).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
 #include "pw.h"
+
+#include "decode_reference.c" /* ref_diff and the old decoder: static, this target only */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,6 +41,27 @@ static struct decode_batch batch, again;
 		if (!(cond))                                                                       \
 			abort();                                                                   \
 	} while (0)
+
+static int with_ref = -1; /* -1: not decided yet (PW_FUZZ_NO_REF) */
+
+/* The old decoder must agree on the same bytes. */
+static void check_reference(enum ref_kind kind, const uint8_t *p, size_t n)
+{
+	const char *why;
+
+	if (with_ref < 0) {
+		const char *off = getenv("PW_FUZZ_NO_REF");
+
+		with_ref = !(off && *off && strcmp(off, "0") != 0);
+	}
+	if (!with_ref)
+		return;
+	why = ref_diff(kind, VIN, p, n, NOW);
+	if (why) {
+		fprintf(stderr, "fuzz_decode: differs from the reference decoder: %s\n", why);
+		abort();
+	}
+}
 
 static void check_detail(const char *d, size_t cap, int rejected)
 {
@@ -132,6 +163,7 @@ static void fuzz_telemetry(const uint8_t *p, size_t n)
 	      again.is_array == batch.is_array);
 	for (int i = 0; i < batch.count; i++)
 		CHECK(memcmp(&again.items[i], &batch.items[i], sizeof(batch.items[i])) == 0);
+	check_reference(REF_TELEMETRY, p, n);
 }
 
 static void fuzz_status(const uint8_t *p, size_t n)
@@ -148,6 +180,7 @@ static void fuzz_status(const uint8_t *p, size_t n)
 		CHECK(st.ts_ms >= 0 && (st.online == 0 || st.online == 1));
 	else
 		CHECK(is_zero(&st, sizeof(st)));
+	check_reference(REF_STATUS, p, n);
 }
 
 static void fuzz_anpr(const uint8_t *p, size_t n)
@@ -161,6 +194,7 @@ static void fuzz_anpr(const uint8_t *p, size_t n)
 	check_reason(r);
 	check_detail(detail, sizeof(detail), r != PW_REJ_NONE);
 	CHECK((rc == PW_OK) == (r == PW_REJ_NONE));
+	check_reference(REF_ANPR, p, n);
 	if (rc != PW_OK) {
 		CHECK(is_zero(&pr, sizeof(pr)));
 		return;
