@@ -8,8 +8,10 @@
  * agreement. A rejected object yields a reason code (counted in metrics,
  * published on .../rejected) and a short human detail naming the field.
  *
- * Thread: any; the functions share nothing. Jansson parses the JSON; the
- * caller owns the result structs (decode_batch is large: allocate it once).
+ * Thread: any; the functions share nothing. json_scan reads the JSON in one
+ * pass over the caller's bytes, allocating nothing (it is on the ingest hot
+ * path); the caller owns the result structs (decode_batch is large: allocate
+ * it once).
  */
 #ifndef PW_DECODE_H
 #define PW_DECODE_H
@@ -46,8 +48,8 @@ enum pw_reject {
 	PW_REJ_BAD_POSITION,    /* "bad_position": lat without lon or the reverse */
 	PW_REJ_BAD_DTC,         /* "bad_dtc": code pattern, status or mil wrong */
 	PW_REJ_BAD_TOPIC,       /* "bad_topic": topic not one the gateway handles */
-	PW_REJ_NO_MEMORY,       /* "no_memory": the gateway ran out of memory parsing it
-	                         * (not the sender's fault; returned with PW_ENOMEM) */
+	PW_REJ_NO_MEMORY,       /* "no_memory": kept as a metrics label; the decoder
+	                         * allocates nothing, so it no longer occurs */
 	PW_REJ__COUNT
 };
 
@@ -128,8 +130,7 @@ struct decode_batch {
  * `now_ms` is the (virtual) clock for the ts limits. Always fills `out`;
  * returns PW_OK when the message could be read at all (items may still be
  * rejected one by one), PW_EINVAL when out->reason is set (an invalid
- * `topic_vin` is PW_REJ_BAD_VIN for the whole message), PW_ENOMEM with
- * PW_REJ_NO_MEMORY when Jansson ran out of memory.
+ * `topic_vin` is PW_REJ_BAD_VIN for the whole message).
  * Shared with schemas/: null is never a value (bad_type); integer fields
  * take any integral number (1.0, 1e3), as JSON Schema does; unknown members
  * are ignored and counted at the top level, in a tire and in a dtc entry;
