@@ -261,7 +261,7 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	struct mqtt *mqtt = NULL;
 	struct sigaction sa;
 	int rc = 1;
-	int64_t next_purge_ms = 0;
+	int64_t next_purge_ms = 0, next_checkpoint_ms = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -279,6 +279,7 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	housekeeping = store_open(cfg->db.path, STORE_READ_WRITE);
 	if (!housekeeping)
 		goto out;
+	store_set_autocheckpoint(store, 0); /* housekeeping checkpoints instead */
 	if (store_load_vehicles(store, reload_one, state) != PW_OK) {
 		log_error("main", "cannot reload vehicle state from %s", cfg->db.path);
 		goto out;
@@ -327,6 +328,10 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 		if (mqtt_run_locked(mqtt, flush_core, ingest) != PW_OK) {
 			log_error("main", "cannot commit to %s; exiting", cfg->db.path);
 			_exit(1); /* the journal keeps what was acknowledged */
+		}
+		if (now >= next_checkpoint_ms) {
+			store_checkpoint(housekeeping, NULL);
+			next_checkpoint_ms = now + 1000;
 		}
 		if (now >= next_purge_ms) {
 			purge_positions(housekeeping, cfg, clk);

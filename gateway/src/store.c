@@ -714,6 +714,11 @@ int store_ping(struct store *st)
 	return rc == SQLITE_ROW ? PW_OK : PW_EIO;
 }
 
+struct sqlite3 *store_sqlite(struct store *st)
+{
+	return st->db;
+}
+
 /* ---- vehicles ---- */
 
 int store_put_vehicle(struct store *st, const struct pw_vehicle *v)
@@ -1013,4 +1018,23 @@ fail:
 	*cleared = 0;
 	store_rollback(st);
 	return PW_EIO;
+}
+
+int store_set_autocheckpoint(struct store *st, int pages)
+{
+	return sqlite3_wal_autocheckpoint(st->db, pages) == SQLITE_OK ? PW_OK : PW_EIO;
+}
+
+int store_checkpoint(struct store *st, int *wal_pages)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+
+	if (wal_pages)
+		*wal_pages = log;
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		log_error("store", "%s: checkpoint: %s", st->path, sqlite3_errmsg(st->db));
+		return PW_EIO;
+	}
+	return PW_OK;
 }

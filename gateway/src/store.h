@@ -60,7 +60,19 @@ int store_load_vehicles(struct store *st, int (*fn)(void *ctx, const struct pw_v
  * in one transaction of its own; *cleared = rows changed. */
 int store_purge_positions(struct store *st, int64_t before_ms, int max_rows, int *cleared);
 
+/* WAL checkpoints. The core connection turns automatic checkpoints off
+ * (pages = 0), so its commits never stall on a checkpoint's fsync; the
+ * housekeeping connection runs store_checkpoint() (PASSIVE: never blocks
+ * the writer) every second. *wal_pages = frames in the WAL. */
+int store_set_autocheckpoint(struct store *st, int pages);
+int store_checkpoint(struct store *st, int *wal_pages);
+
 /* SELECT 1 on this connection (health check). */
 int store_ping(struct store *st);
+
+/* The connection itself, borrowed, for modules whose writes must join this
+ * connection's transactions (alerts and events in the core's group
+ * transaction). Same thread rules as the store. */
+struct sqlite3 *store_sqlite(struct store *st);
 
 #endif
