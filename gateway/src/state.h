@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "decode.h"
+#include "rules.h"
 
 /* Field groups with their own last-set ts: the PW_F_* bits except tires,
  * which keep one ts per wheel. Index = bit position of the PW_F_* flag. */
@@ -44,6 +45,7 @@ struct pw_vehicle {
 	int64_t status_ts_ms;        /* from the status topic; 0 = never */
 	uint8_t online;              /* last status: 1 online, 0 offline/unknown */
 	struct pw_telemetry latest;  /* latest.has = every group ever set */
+	struct rules_memo rules;     /* what the per-message rules remember (rules.h) */
 };
 
 enum pw_seq_class {
