@@ -162,6 +162,11 @@ static int apply_telemetry(struct ingest *in, const struct pw_telemetry *t, int 
 		return PW_EIO;
 	if (store_put_vehicle(in->opt.store, &next) != PW_OK)
 		return PW_EIO;
+	/* the rules: pure unless a verdict needs a row, in this same transaction */
+	if (in->opt.alerts &&
+	    alerts_on_telemetry(in->opt.alerts, cur, &next, t, res.late, res.odometer_rollback,
+	                        res.dtc_changed, res.history_due) != PW_OK)
+		return PW_EIO;
 	pending_set(in, &next);
 	*rollback += res.odometer_rollback;
 	*late += res.late;

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "alerts.h"
 #include "clock.h"
 #include "decode.h"
 #include "journal.h"
@@ -50,6 +51,8 @@ struct ingest_options {
 	struct state *state;          /* borrowed, the core thread's */
 	int history_interval_s;
 	struct journal *journal; /* borrowed; NULL: one transaction per message */
+	struct alerts *alerts;   /* borrowed, on `store`'s connection; NULL: no rules
+	                          * (rules.enabled false) */
 	int batch_max_messages;  /* group commit size (journal mode), default 1000 */
 	int batch_max_ms;        /* group commit age (journal mode), default 50 */
 };
