@@ -20,10 +20,10 @@
 #include <stdint.h>
 #include "pw.h"
 
-#define PW_DTC_MAX        32   /* codes in one dtc set; schema maxItems agrees */
-#define PW_DETAIL_MAX     96   /* a reject detail: "tires.fl.kpa: out of range" */
-#define PW_TS_FUTURE_MS   (5LL * 60 * 1000)
-#define PW_TS_PAST_MS     (30LL * 24 * 3600 * 1000)
+#define PW_DTC_MAX      32 /* codes in one dtc set; schema maxItems agrees */
+#define PW_DETAIL_MAX   96 /* a reject detail: "tires.fl.kpa: out of range" */
+#define PW_TS_FUTURE_MS (5LL * 60 * 1000)
+#define PW_TS_PAST_MS   (30LL * 24 * 3600 * 1000)
 
 /* Why a message or object was rejected. The names (decode_reason_name) are
  * the `reason` label of pitwall_rejected_total and the `reason` on
@@ -62,10 +62,10 @@ enum pw_field {
 	PW_F_FUEL_RATE = 1u << 4, /* fuel_l_per_100km */
 	PW_F_BATTERY = 1u << 5,
 	PW_F_ENGINE_HOURS = 1u << 6,
-	PW_F_POSITION = 1u << 7,  /* lat and lon together */
+	PW_F_POSITION = 1u << 7, /* lat and lon together */
 	PW_F_HEADING = 1u << 8,
-	PW_F_TIRES = 1u << 9,     /* at least one tire member; see pw_tire.has */
-	PW_F_DTC = 1u << 10,      /* the full current DTC set (possibly empty) */
+	PW_F_TIRES = 1u << 9, /* at least one tire member; see pw_tire.has */
+	PW_F_DTC = 1u << 10,  /* the full current DTC set (possibly empty) */
 };
 
 enum pw_ignition { PW_IGN_UNKNOWN = 0, PW_IGN_OFF, PW_IGN_ACC, PW_IGN_ON };
@@ -139,7 +139,7 @@ struct decode_batch {
  * array is bad_dtc. Rules are checked in the contract's table order and
  * the first broken one names the reason. */
 int decode_telemetry(const char *topic_vin, const void *payload, size_t len, int64_t now_ms,
-		     struct decode_batch *out);
+                     struct decode_batch *out);
 
 /* The status topic: {"v":1,"online":bool,"ts":ms}. `ts` must be an integer
  * >= 0 but has no age limit (a will message carries its connect time).
@@ -151,7 +151,7 @@ struct pw_status {
 	int64_t ts_ms;
 };
 int decode_status(const void *payload, size_t len, struct pw_status *out, enum pw_reject *reason,
-		  char *detail, size_t detail_len);
+                  char *detail, size_t detail_len);
 
 /* The plate camera: {"v":1,"ts":ms,"plate":"鲁A12345","camera":"entrance-1","confidence":0.97}.
  * plate: a Chinese plate (province character + letter + 5 or 6 of
@@ -159,12 +159,12 @@ int decode_status(const void *payload, size_t len, struct pw_status *out, enum p
  * CJK; ts limits as for telemetry; confidence 0..1; camera 1-64 chars. */
 struct pw_plate_read {
 	int64_t ts_ms;
-	char plate[64];  /* UTF-8, normalised to upper case */
+	char plate[64]; /* UTF-8, normalised to upper case */
 	char camera[65];
 	double confidence;
 };
 int decode_anpr(const void *payload, size_t len, int64_t now_ms, struct pw_plate_read *out,
-		enum pw_reject *reason, char *detail, size_t detail_len);
+                enum pw_reject *reason, char *detail, size_t detail_len);
 
 /* What an MQTT topic addresses. */
 enum pw_topic_kind {

@@ -16,7 +16,7 @@ enum pw_log_level log_get_level(void);
 int log_parse_level(const char *name, enum pw_log_level *out);
 
 void log_msg(enum pw_log_level level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(mod, ...) log_msg(PW_LOG_ERROR, mod, __VA_ARGS__)
 #define log_warn(mod, ...)  log_msg(PW_LOG_WARN, mod, __VA_ARGS__)

@@ -22,11 +22,11 @@ void metrics_free(struct metrics *m);
 void metrics_count_message(struct metrics *m, enum pw_msg_result result);
 void metrics_count_reject(struct metrics *m, enum pw_reject reason);
 void metrics_count_unknown_fields(struct metrics *m, unsigned n);
-void metrics_count_late(struct metrics *m);               /* accepted, older than latest */
+void metrics_count_late(struct metrics *m); /* accepted, older than latest */
 void metrics_count_odometer_rollback(struct metrics *m);
-void metrics_count_status(struct metrics *m);             /* status messages applied */
-void metrics_count_anpr(struct metrics *m);               /* plate reads accepted */
-void metrics_count_mqtt_message(struct metrics *m);       /* MQTT messages received (any) */
+void metrics_count_status(struct metrics *m);               /* status messages applied */
+void metrics_count_anpr(struct metrics *m);                 /* plate reads accepted */
+void metrics_count_mqtt_message(struct metrics *m);         /* MQTT messages received (any) */
 void metrics_add_commit_us(struct metrics *m, uint64_t us); /* time spent in store_commit */
 /* Event types are the contract's strings ("maintenance_due", ...). Unknown
  * names are counted under "other". */
