@@ -75,7 +75,16 @@ struct events {
 	int n_acked;
 	int64_t acked[2 * EVENTS_INFLIGHT_MAX];
 	int refused; /* some publish was refused: resend from the oldest in flight */
+	/* rows collected, to publish */
+	int n_batch;
+	struct batch_row {
+		int64_t id;
+		char *topic, *payload, *type;
+		size_t len;
+	} batch[EVENTS_INFLIGHT_MAX];
 };
+
+static void batch_clear(struct events *ev);
 
 static int db_fail(struct events *ev, const char *what)
 {
@@ -111,6 +120,7 @@ void events_close(struct events *ev)
 		return;
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(ev->stmt[i]);
+	batch_clear(ev);
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
 }
@@ -366,14 +376,27 @@ static int delete_acked(struct events *ev)
 	return PW_EIO;
 }
 
-int events_drain(struct events *ev, events_publish_fn publish, void *ctx, int64_t now_ms,
-                 int64_t resend_ms, int *published)
+static void batch_clear(struct events *ev)
+{
+	for (int i = 0; i < ev->n_batch; i++) {
+		free(ev->batch[i].topic);
+		free(ev->batch[i].payload);
+		free(ev->batch[i].type);
+	}
+	ev->n_batch = 0;
+}
+
+static char *dup_text(const unsigned char *t)
+{
+	return t ? strdup((const char *)t) : NULL;
+}
+
+int events_collect(struct events *ev, int64_t now_ms, int64_t resend_ms)
 {
 	sqlite3_stmt *s = ev->stmt[S_OUTBOX_NEXT];
-	int refused, budget, rc, n = 0;
+	int refused, budget, rc;
 
-	if (published)
-		*published = 0;
+	batch_clear(ev);
 	/* what the broker acknowledged: forget and delete */
 	pthread_mutex_lock(&ev->lock);
 	for (int i = 0; i < ev->n_acked; i++) {
@@ -404,30 +427,61 @@ int events_drain(struct events *ev, events_publish_fn publish, void *ctx, int64_
 		return db_fail(ev, "binding the outbox read");
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 0);
-		const char *topic = (const char *)sqlite3_column_text(s, 1);
-		const char *type = (const char *)sqlite3_column_text(s, 2);
-		const char *payload = (const char *)sqlite3_column_text(s, 3);
-		size_t len = (size_t)sqlite3_column_bytes(s, 3);
+		struct batch_row *b = &ev->batch[ev->n_batch];
 
-		if (!topic || !payload)
-			continue;
-		if (publish(ctx, id, topic, payload, len, type) != PW_OK)
-			break; /* try again from here next time */
-		ev->inflight[ev->n_inflight].id = id;
-		ev->inflight[ev->n_inflight].sent_ms = now_ms;
-		ev->n_inflight++;
-		ev->sent_upto = id;
-		n++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite3_reset(s);
-		return db_fail(ev, "reading the outbox");
+		b->id = sqlite3_column_int64(s, 0);
+		b->topic = dup_text(sqlite3_column_text(s, 1));
+		b->type = dup_text(sqlite3_column_text(s, 2));
+		b->payload = dup_text(sqlite3_column_text(s, 3));
+		b->len = (size_t)sqlite3_column_bytes(s, 3);
+		ev->n_batch++;
+		if (!b->topic || !b->payload) {
+			/* out of memory (or a NULL column): stop here, retry later */
+			free(b->topic);
+			free(b->payload);
+			free(b->type);
+			ev->n_batch--;
+			break;
+		}
 	}
 	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(ev, "reading the outbox");
+	return PW_OK;
+}
+
+int events_publish_collected(struct events *ev, events_publish_fn publish, void *ctx,
+                             int64_t now_ms, int *published)
+{
+	int n = 0;
+
+	for (int i = 0; i < ev->n_batch; i++) {
+		struct batch_row *b = &ev->batch[i];
+
+		if (b->id <= ev->sent_upto)
+			continue; /* cannot happen: collected after sent_upto */
+		if (publish(ctx, b->id, b->topic, b->payload, b->len, b->type) != PW_OK)
+			break; /* try again from here next time */
+		ev->inflight[ev->n_inflight].id = b->id;
+		ev->inflight[ev->n_inflight].sent_ms = now_ms;
+		ev->n_inflight++;
+		ev->sent_upto = b->id;
+		n++;
+	}
+	batch_clear(ev);
 	if (published)
 		*published = n;
 	return PW_OK;
+}
+
+int events_drain(struct events *ev, events_publish_fn publish, void *ctx, int64_t now_ms,
+                 int64_t resend_ms, int *published)
+{
+	if (published)
+		*published = 0;
+	if (events_collect(ev, now_ms, resend_ms) != PW_OK)
+		return PW_EIO;
+	return events_publish_collected(ev, publish, ctx, now_ms, published);
 }
 
 int events_outbox_count(struct events *ev, long *count)

@@ -90,6 +90,15 @@ typedef int (*events_publish_fn)(void *ctx, int64_t id, const char *topic, const
 int events_drain(struct events *ev, events_publish_fn publish, void *ctx, int64_t now_ms,
                  int64_t resend_ms, int *published);
 
+/* The same in two halves, for a caller that must not publish while holding
+ * the lock its connection is used under: events_collect() deletes what was
+ * acknowledged and copies the rows to publish into the struct (the SQL
+ * half); events_publish_collected() hands them out (the MQTT half), with
+ * the same bookkeeping as events_drain(). Same thread, in this order. */
+int events_collect(struct events *ev, int64_t now_ms, int64_t resend_ms);
+int events_publish_collected(struct events *ev, events_publish_fn publish, void *ctx,
+                             int64_t now_ms, int *published);
+
 /* The broker acknowledged (ok = 1) or refused (ok = 0) row `id`. Any thread. */
 void events_confirm(struct events *ev, int64_t id, int ok);
 
