@@ -29,6 +29,7 @@
 #include "pw.h"
 #include "state.h"
 #include "store.h"
+#include "sweep.h"
 
 #define EXIT_USAGE         2
 #define RETENTION_EVERY_MS (3600LL * 1000)
@@ -46,7 +47,7 @@ static const char usage_text[] =
     "               [--site ID] [--now ISO8601 [--speedup K] [--anchor UNIX_S]]\n"
     "               [--log-level error|warn|info|debug]\n"
     "       pitwall import --db FILE KIND FILE.csv\n"
-    "       pitwall sweep --db FILE [--now ISO8601]\n"
+    "       pitwall sweep [--config FILE] [--db FILE] [--now ISO8601]\n"
     "       pitwall version\n"
     "\n"
     "Runs the Pitwall gateway: subscribes to vehicle telemetry on the MQTT broker,\n"
@@ -357,12 +358,6 @@ out:
 	return rc;
 }
 
-static int cmd_not_yet(const char *name)
-{
-	fprintf(stderr, "pitwall %s: not available in this version yet\n", name);
-	return EXIT_USAGE;
-}
-
 int main(int argc, char **argv)
 {
 	struct cli cli = {0};
@@ -376,7 +371,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "import") == 0)
 		return import_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
-		return cmd_not_yet(argv[1]);
+		return sweep_main(argc - 1, argv + 1);
 	if (parse_cli(argc, argv, &cli) != PW_OK)
 		return EXIT_USAGE;
 	if (load_config(&cli, &cfg, &clk) != PW_OK)
