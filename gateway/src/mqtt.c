@@ -41,6 +41,8 @@ struct mqtt {
 	MQTTAsync_SSLOptions ssl;
 	MQTTAsync_connectOptions conn;
 	pthread_mutex_t core_lock;
+	pthread_mutex_t confirm_lock;
+	struct confirm *confirms; /* confirmed publishes not yet reported, under confirm_lock */
 	struct ingest_output out; /* core thread only */
 	atomic_int connected;
 	atomic_int stopping;
@@ -250,6 +252,7 @@ struct mqtt *mqtt_start(const struct mqtt_options *opt)
 		return NULL;
 	m->opt = *opt;
 	pthread_mutex_init(&m->core_lock, NULL);
+	pthread_mutex_init(&m->confirm_lock, NULL);
 	build_topics(m);
 	if (mc->password_file[0] &&
 	    read_password_file(mc->password_file, m->password, sizeof(m->password)) != PW_OK)
@@ -300,6 +303,7 @@ struct mqtt *mqtt_start(const struct mqtt_options *opt)
 	return m;
 
 out_free:
+	pthread_mutex_destroy(&m->confirm_lock);
 	pthread_mutex_destroy(&m->core_lock);
 	free(m);
 	return NULL;
@@ -337,6 +341,87 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
 	msg.retained = retained;
 	rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
 	if (rc != MQTTASYNC_SUCCESS) {
+		log_debug("mqtt", "publish to %s failed: %s", topic, MQTTAsync_strerror(rc));
+		return PW_EIO;
+	}
+	return PW_OK;
+}
+
+/* One confirmed publish in flight: on m->confirms until Paho reports it. */
+struct confirm {
+	struct mqtt *m;
+	void (*done)(void *ctx, int64_t tag, int ok);
+	void *ctx;
+	int64_t tag;
+	struct confirm *prev, *next;
+};
+
+static void confirm_finish(struct confirm *c, int ok)
+{
+	struct mqtt *m = c->m;
+
+	pthread_mutex_lock(&m->confirm_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		m->confirms = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&m->confirm_lock);
+	c->done(c->ctx, c->tag, ok);
+	free(c);
+}
+
+static void on_publish_ok(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	confirm_finish(ctx, 1);
+}
+
+static void on_publish_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	(void)resp;
+	confirm_finish(ctx, 0);
+}
+
+int mqtt_publish_confirmed(struct mqtt *m, const char *topic, const void *payload, size_t len,
+                           int qos, void (*done)(void *ctx, int64_t tag, int ok), void *ctx,
+                           int64_t tag)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	struct confirm *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return PW_ENOMEM;
+	c->m = m;
+	c->done = done;
+	c->ctx = ctx;
+	c->tag = tag;
+	pthread_mutex_lock(&m->confirm_lock);
+	c->next = m->confirms;
+	if (m->confirms)
+		m->confirms->prev = c;
+	m->confirms = c;
+	pthread_mutex_unlock(&m->confirm_lock);
+	msg.payload = (void *)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = qos;
+	ro.onSuccess = on_publish_ok;
+	ro.onFailure = on_publish_failed;
+	ro.context = c;
+	rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		pthread_mutex_lock(&m->confirm_lock);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			m->confirms = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		pthread_mutex_unlock(&m->confirm_lock);
+		free(c);
 		log_debug("mqtt", "publish to %s failed: %s", topic, MQTTAsync_strerror(rc));
 		return PW_EIO;
 	}
@@ -382,7 +467,11 @@ void mqtt_stop(struct mqtt *m)
 	pthread_mutex_lock(&m->core_lock);
 	pthread_mutex_unlock(&m->core_lock);
 	MQTTAsync_destroy(&m->client);
+	/* Paho calls nothing any more: what it never confirmed is lost to us */
+	while (m->confirms)
+		confirm_finish(m->confirms, 0);
 	metrics_set_mqtt_connected(m->opt.metrics, 0);
+	pthread_mutex_destroy(&m->confirm_lock);
 	pthread_mutex_destroy(&m->core_lock);
 	free(m);
 }

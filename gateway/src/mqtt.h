@@ -18,6 +18,7 @@
 #define PW_MQTT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "clock.h"
 #include "config.h"
 #include "ingest.h"
@@ -42,6 +43,17 @@ void mqtt_tick(struct mqtt *m);
 /* Publishes from any thread; copies the payload. PW_EIO if Paho refused it. */
 int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
                  int retained);
+
+/* Publishes like mqtt_publish, then calls done(ctx, tag, 1) once the
+ * broker has the message (QoS 1: its PUBACK; QoS 0: once written) or
+ * done(ctx, tag, 0) if it is lost on the way (including messages still
+ * unconfirmed at mqtt_stop). `done` runs on Paho's thread (or in
+ * mqtt_stop) and must not call into MQTT. When this returns an error,
+ * `done` is never called. For the events outbox: a row goes only once the
+ * broker has it. */
+int mqtt_publish_confirmed(struct mqtt *m, const char *topic, const void *payload, size_t len,
+                           int qos, void (*done)(void *ctx, int64_t tag, int ok), void *ctx,
+                           int64_t tag);
 
 /* Runs fn(ctx) holding the core lock, so it never overlaps a message being
  * processed (the main thread's idle group commit). Returns fn's result. */
