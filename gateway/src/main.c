@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "mqtt.h"
 #include "pw.h"
+#include "rulesd.h"
 #include "state.h"
 #include "store.h"
 #include "sweep.h"
@@ -244,9 +245,23 @@ static void purge_positions(struct store *st, const struct pw_config *cfg,
 		         cfg->db.retention_days);
 }
 
-static int flush_core(void *ingest)
+struct core {
+	struct ingest *ingest;
+	struct rulesd *rulesd; /* NULL: rules.enabled false */
+	struct metrics *metrics;
+};
+
+/* Core lock held: the idle group commit, then the rules' share (a sweep
+ * chunk, the outbox rows to publish). */
+static int flush_core(void *ctx)
 {
-	return ingest_flush(ingest);
+	struct core *c = ctx;
+
+	if (ingest_flush(c->ingest) != PW_OK)
+		return PW_EIO;
+	if (c->rulesd)
+		rulesd_tick_locked(c->rulesd, metrics_mqtt_connected(c->metrics));
+	return PW_OK;
 }
 
 static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
@@ -260,6 +275,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	struct ingest *ingest = NULL;
 	struct http *http = NULL;
 	struct mqtt *mqtt = NULL;
+	struct rulesd *rulesd = NULL;
+	struct core core;
 	struct sigaction sa;
 	int rc = 1;
 	int64_t next_purge_ms = 0, next_checkpoint_ms = 0;
@@ -288,6 +305,12 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	metrics_set_vehicles(metrics, state_count(state));
 	log_info("main", "pitwall %s: site %s, database %s, %zu vehicles", PW_VERSION, cfg->site.id,
 	         cfg->db.path, state_count(state));
+	if (cfg->rules.enabled) {
+		rulesd = rulesd_open(&(struct rulesd_options){
+		    .cfg = cfg, .clock = clk, .store = store, .state = state, .metrics = metrics});
+		if (!rulesd)
+			goto out;
+	}
 
 	http = http_start(&(struct http_options){.listen = cfg->http.listen,
 	                                         .db_path = cfg->db.path,
@@ -306,9 +329,11 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	                                        .store = store,
 	                                        .state = state,
 	                                        .history_interval_s = cfg->db.history_interval_s,
-	                                        .journal = journal});
+	                                        .journal = journal,
+	                                        .alerts = rulesd ? rulesd_alerts(rulesd) : NULL});
 	if (!ingest)
 		goto out;
+	core = (struct core){.ingest = ingest, .rulesd = rulesd, .metrics = metrics};
 	if (ingest_replay_journal(ingest, &replayed) != PW_OK) {
 		log_error("main", "cannot replay %s into %s", journal_path, cfg->db.path);
 		goto out;
@@ -326,10 +351,12 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 		int64_t now = clock_real_ms();
 
 		mqtt_tick(mqtt);
-		if (mqtt_run_locked(mqtt, flush_core, ingest) != PW_OK) {
+		if (mqtt_run_locked(mqtt, flush_core, &core) != PW_OK) {
 			log_error("main", "cannot commit to %s; exiting", cfg->db.path);
 			_exit(1); /* the journal keeps what was acknowledged */
 		}
+		if (rulesd)
+			rulesd_publish(rulesd, mqtt); /* not under the core lock */
 		if (now >= next_checkpoint_ms) {
 			store_checkpoint(housekeeping, NULL);
 			next_checkpoint_ms = now + 1000;
@@ -349,6 +376,7 @@ out:
 		rc = 1;
 	}
 	ingest_free(ingest);
+	rulesd_close(rulesd);
 	journal_close(journal);
 	http_stop(http);
 	store_close(housekeeping);
