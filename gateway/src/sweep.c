@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "events.h"
+#include "import.h"
 #include "log.h"
 #include "pw.h"
 #include "store.h"
@@ -129,7 +130,14 @@ struct sweep *sweep_open(sqlite3 *db, const struct pw_config *cfg, struct alerts
 	sw->cfg = cfg;
 	sw->r = &cfg->rules;
 	sw->al = al;
-	sw->tz_offset_s = alerts_tz_offset(al);
+	if (al)
+		sw->tz_offset_s = alerts_tz_offset(al);
+	else if (import_tz_offset(cfg->site.timezone, &sw->tz_offset_s) != PW_OK) {
+		log_error("sweep", "site.timezone %s: no fixed UTC offset known for it",
+		          cfg->site.timezone);
+		free(sw);
+		return NULL;
+	}
 	for (int i = 0; i < S__COUNT; i++) {
 		if (sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sw->stmt[i],
 		                       NULL) != SQLITE_OK) {
@@ -640,6 +648,8 @@ static void set_clock(struct sweep *sw, int64_t now_ms)
 
 int sweep_vehicle(struct sweep *sw, const char *vin, int64_t now_ms)
 {
+	if (!sw->al)
+		return PW_EINVAL;
 	set_clock(sw, now_ms);
 	return judge_vehicle(sw, vin);
 }
@@ -650,6 +660,8 @@ int sweep_maintenance_hook(void *ctx, const char *vin, int64_t now_ms, struct ru
 	struct dealer d;
 	double due_km = 0, limit_km = 0;
 
+	if (!sw->al)
+		return PW_EINVAL;
 	set_clock(sw, now_ms);
 	if (read_dealer(sw, vin, &d) != PW_OK)
 		return PW_EIO;
@@ -752,11 +764,34 @@ out:
 
 /* ---- runs ------------------------------------------------------------------------------- */
 
+int sweep_judge_maintenance(struct sweep *sw, const char *vin, int64_t now_ms,
+                            struct rules_maint_verdict *v, int *known)
+{
+	struct dealer d;
+
+	set_clock(sw, now_ms);
+	*known = 0;
+	if (read_dealer(sw, vin, &d) != PW_OK)
+		return PW_EIO;
+	if (!d.known)
+		return PW_OK;
+	*known = 1;
+	return maintenance_inputs(sw, vin, &d, v);
+}
+
+int sweep_window(struct sweep *sw, const char *vin, int32_t from, int32_t to,
+                 struct rules_window *w)
+{
+	return window(sw, vin, from, to, w, NULL);
+}
+
 int sweep_start(struct sweep *sw, int64_t now_ms)
 {
 	sqlite3_stmt *s;
 	int rc;
 
+	if (!sw->al)
+		return PW_EINVAL;
 	if (!sqlite3_get_autocommit(sw->db))
 		return PW_EBUSY;
 	set_clock(sw, now_ms);

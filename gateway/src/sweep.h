@@ -33,7 +33,9 @@
 struct sweep;
 
 /* Prepares the statements on `db` (borrowed, migrated to 003 or later);
- * `cfg` and `al` (an alerts on the same connection) are borrowed. NULL on
+ * `cfg` and `al` (an alerts on the same connection) are borrowed. With `al`
+ * NULL the sweep only reads (sweep_judge_maintenance, sweep_window: the
+ * health brief on a read-only connection); runs need alerts. NULL on
  * failure, logged. */
 struct sweep *sweep_open(sqlite3 *db, const struct pw_config *cfg, struct alerts *al);
 void sweep_close(struct sweep *sw);
@@ -71,6 +73,14 @@ void sweep_get_stats(const struct sweep *sw, struct sweep_stats *out);
  * transaction (after a service visit is recorded: the maintenance cycle it
  * closes is cleared and the next one judged). */
 int sweep_vehicle(struct sweep *sw, const char *vin, int64_t now_ms);
+
+/* The maintenance rule's verdict for `vin` as of `now_ms`, raising
+ * nothing. *known = 0 (and `v` untouched) when the dealer has no such car. */
+int sweep_judge_maintenance(struct sweep *sw, const char *vin, int64_t now_ms,
+                            struct rules_maint_verdict *v, int *known);
+/* Sums of the vehicle's vehicle_day rows over the site-local days [from, to]. */
+int sweep_window(struct sweep *sw, const char *vin, int32_t from, int32_t to,
+                 struct rules_window *w);
 
 /* The alerts_maintenance_fn for ingest (ctx: a struct sweep on the core's
  * connection): the maintenance rule for one vehicle in the caller's
