@@ -288,5 +288,39 @@ def test_rules_off():
         wd.cleanup()
 
 
+def test_sweep_at_site_local_midnight():
+    """The daemon sweeps at start and again when the (virtual) clock passes
+    midnight at the site: the sample's visit of 2026-11-22 is due for its
+    follow-up call on the 25th, Shanghai time, not before."""
+    wd = Workdir("rules-midnight")
+    broker = Broker(wd)
+    start = "2026-11-24T23:59:30+08:00"
+    gw = Gateway(wd, broker, site=SITE,
+                 extra=["--now", start, "--speedup", "10", "--anchor", str(int(time.time()))])
+    prepare_db(gw.db)
+    watch = Watch(broker)
+    try:
+        gw.start()
+        watch.wait(lambda: len(watch.events()) >= 300, "the start-up sweep")
+        settle(gw, watch)
+        assert watch.events(type_="followup_due") == []
+        assert gw.query("SELECT last_day FROM sweep_state") == [("2026-11-24",)]
+        # 30 virtual seconds to midnight at 10x: about 3 s
+        watch.wait(lambda: watch.events(type_="followup_due"), "the midnight sweep", timeout=30)
+        settle(gw, watch)
+        ev = watch.events(type_="followup_due")
+        assert [(e["vin"], e["service_id"], e["due_date"]) for e in ev] == [
+            ("LSVDB2402T7100434", "S100434-02", "2026-11-25")], ev
+        assert gw.query("SELECT last_day FROM sweep_state") == [("2026-11-25",)]
+        # its ts is the sweep's time: just after midnight at the site
+        midnight = int(datetime.datetime.fromisoformat("2026-11-25T00:00:00+08:00")
+                       .timestamp() * 1000)
+        assert midnight <= ev[0]["ts"] < midnight + 60 * 1000, ev
+    finally:
+        gw.stop()
+        broker.stop()
+        wd.cleanup()
+
+
 if __name__ == "__main__":
-    harness.run_main([test_rules_over_mqtt, test_rules_off])
+    harness.run_main([test_rules_over_mqtt, test_rules_off, test_sweep_at_site_local_midnight])
