@@ -42,6 +42,7 @@ enum key_type {
 	K_ORIGINS, /* http.allowed_origins: array of origin strings */
 	K_DAYS,    /* rules.insurance.lead_days: array of ints min..max */
 	K_BOOL,    /* int 0/1 from JSON true/false */
+	K_PLANS,   /* rules.maintenance.plans: array of plan objects */
 };
 
 /* A string check: 0 if `s` is acceptable. */
@@ -120,6 +121,8 @@ static const struct key keys[] = {
     INT("rules.maintenance.daily_km_window_days", rules.daily_km_window_days, 1, 365),
     INT("rules.maintenance.min_data_days", rules.min_data_days, 1, 365),
     DBL("rules.maintenance.default_daily_km", rules.default_daily_km, 0, 2000),
+    {"rules.maintenance.plans", K_PLANS, OFF(rules.plans), 64, 0, PW_PLANS_MAX, check_text,
+     "brand"},
 
     {"rules.insurance.lead_days", K_DAYS, OFF(rules.insurance_lead_days), sizeof(int), 1, 365, NULL,
      NULL},
@@ -215,6 +218,12 @@ static void describe(const struct key *k, char *buf, size_t len)
 		break;
 	case K_BOOL:
 		snprintf(buf, len, "true or false");
+		break;
+	case K_PLANS:
+		snprintf(buf, len,
+		         "array of at most %.0f objects {brand, first_service_km, "
+		         "first_service_months, interval_km, interval_months}, brands unique",
+		         k->max);
 		break;
 	}
 }
@@ -436,6 +445,49 @@ static int num_ok(const struct key *k, double v)
 	return isfinite(v) && v >= k->min && v <= k->max;
 }
 
+/* The members of a maintenance plan, with the ranges of the general keys. */
+static const struct plan_member {
+	const char *name;
+	int is_int;
+	size_t off;
+	double min, max;
+} plan_members[] = {
+    {"first_service_km", 0, offsetof(struct pw_maint_plan, first_service_km), 1, 100000},
+    {"first_service_months", 1, offsetof(struct pw_maint_plan, first_service_months), 1, 120},
+    {"interval_km", 0, offsetof(struct pw_maint_plan, interval_km), 1, 100000},
+    {"interval_months", 1, offsetof(struct pw_maint_plan, interval_months), 1, 120},
+};
+
+static double plan_get(const struct pw_maint_plan *p, const struct plan_member *m)
+{
+	const char *base = (const char *)p + m->off;
+
+	return m->is_int ? *(const int *)(const void *)base : *(const double *)(const void *)base;
+}
+
+/* 1 if every plan is in range, has a brand, and no brand comes twice. */
+static int plans_ok(const struct key *k, const struct pw_rules_config *r)
+{
+	if (r->n_plans < 0 || r->n_plans > PW_PLANS_MAX)
+		return 0;
+	for (int i = 0; i < r->n_plans; i++) {
+		const struct pw_maint_plan *p = &r->plans[i];
+
+		if (!p->brand[0] || !str_ok(k, p->brand, strnlen(p->brand, sizeof(p->brand))))
+			return 0;
+		for (size_t j = 0; j < PW_ARRAY_LEN(plan_members); j++) {
+			double v = plan_get(p, &plan_members[j]);
+
+			if (!isfinite(v) || v < plan_members[j].min || v > plan_members[j].max)
+				return 0;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(r->plans[j].brand, p->brand) == 0)
+				return 0;
+	}
+	return 1;
+}
+
 /* 0 if the field of cfg described by k is in range; else names it in err. */
 static int check_field(const struct pw_config *cfg, const struct key *k, char *err, size_t err_len)
 {
@@ -472,6 +524,9 @@ static int check_field(const struct pw_config *cfg, const struct key *k, char *e
 			ok = str_ok(k, o, strnlen(o, k->size));
 		}
 		break;
+	case K_PLANS:
+		ok = plans_ok(k, r);
+		break;
 	case K_DAYS:
 		ok = r->n_insurance_lead_days >= 0 && r->n_insurance_lead_days <= LEAD_DAYS_MAX;
 		for (int i = 0; ok && i < r->n_insurance_lead_days; i++) {
@@ -488,6 +543,94 @@ static int check_field(const struct pw_config *cfg, const struct key *k, char *e
 }
 
 /* ---- applying JSON values ---------------------------------------------- */
+
+/* One member of plan i from JSON object e into p; PW_EINVAL naming it. */
+static int apply_plan_member(const struct key *k, size_t i, json_t *e, const struct plan_member *pm,
+                             struct pw_maint_plan *p, char *err, size_t err_len)
+{
+	json_t *m = json_object_get(e, pm->name);
+	char *dst = (char *)p + pm->off;
+
+	if (pm->is_int && json_is_integer(m) && json_integer_value(m) >= (json_int_t)pm->min &&
+	    json_integer_value(m) <= (json_int_t)pm->max) {
+		*(int *)(void *)dst = (int)json_integer_value(m);
+		return PW_OK;
+	}
+	if (!pm->is_int && json_is_number(m) && isfinite(json_number_value(m)) &&
+	    json_number_value(m) >= pm->min && json_number_value(m) <= pm->max) {
+		*(double *)(void *)dst = json_number_value(m);
+		return PW_OK;
+	}
+	set_err(err, err_len, "%s[%zu].%s: expected %s %g..%g", k->path, i, pm->name,
+	        pm->is_int ? "integer" : "number", pm->min, pm->max);
+	return PW_EINVAL;
+}
+
+/* rules.maintenance.plans: every member of every plan is required and
+ * checked, unknown members are errors; a message names the element and the
+ * member ("rules.maintenance.plans[1].interval_km: expected number 1..100000"). */
+static int apply_plans(struct pw_config *cfg, const struct key *k, json_t *v, char *err,
+                       size_t err_len)
+{
+	struct pw_rules_config *r = &cfg->rules;
+	size_t i, n = json_array_size(v);
+	json_t *e;
+	char what[200];
+
+	if (!json_is_array(v) || n > PW_PLANS_MAX) {
+		describe(k, what, sizeof(what));
+		set_err(err, err_len, "%s: expected %s", k->path, what);
+		return PW_EINVAL;
+	}
+	json_array_foreach(v, i, e)
+	{
+		struct pw_maint_plan *p = &r->plans[i];
+		const char *name;
+		json_t *m;
+
+		if (!json_is_object(e)) {
+			set_err(err, err_len, "%s[%zu]: expected object", k->path, i);
+			return PW_EINVAL;
+		}
+		json_object_foreach(e, name, m)
+		{
+			int known = strcmp(name, "brand") == 0;
+
+			for (size_t j = 0; j < PW_ARRAY_LEN(plan_members); j++)
+				known |= strcmp(name, plan_members[j].name) == 0;
+			if (!known) {
+				char shown[64];
+
+				sanitize(shown, sizeof(shown), name);
+				set_err(err, err_len, "%s[%zu].%s: unknown key", k->path, i, shown);
+				return PW_EINVAL;
+			}
+		}
+		m = json_object_get(e, "brand");
+		if (!json_is_string(m) || !json_string_length(m) ||
+		    !str_ok(k, json_string_value(m), json_string_length(m))) {
+			set_err(err, err_len,
+			        "%s[%zu].brand: expected string of 1..%zu bytes without control "
+			        "characters",
+			        k->path, i, k->size - 1);
+			return PW_EINVAL;
+		}
+		memset(p, 0, sizeof(*p));
+		memcpy(p->brand, json_string_value(m), json_string_length(m) + 1);
+		for (size_t j = 0; j < PW_ARRAY_LEN(plan_members); j++)
+			if (apply_plan_member(k, i, e, &plan_members[j], p, err, err_len) != PW_OK)
+				return PW_EINVAL;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(r->plans[j].brand, p->brand) == 0) {
+				set_err(err, err_len,
+				        "%s[%zu].brand: that brand has a plan already", k->path, i);
+				return PW_EINVAL;
+			}
+		}
+	}
+	r->n_plans = (int)n;
+	return PW_OK;
+}
 
 /* Applies one JSON value to the field k describes; path is the value's own
  * path (with an index for array elements). */
@@ -529,6 +672,8 @@ static int apply(struct pw_config *cfg, const struct key *k, json_t *v, char *er
 			goto bad;
 		*(int *)field(cfg, k) = json_is_true(v) ? 1 : 0;
 		return PW_OK;
+	case K_PLANS:
+		return apply_plans(cfg, k, v, err, err_len);
 	case K_ORIGINS: {
 		size_t i, n = json_array_size(v);
 		json_t *e;
@@ -847,6 +992,17 @@ int config_validate(const struct pw_config *cfg, char *err, size_t err_len)
 		        "rules.maintenance.first_service_km and rules.maintenance.interval_km");
 		return PW_EINVAL;
 	}
+	for (int i = 0; i < r->n_plans; i++) {
+		if (r->due_lead_km >= r->plans[i].first_service_km ||
+		    r->due_lead_km >= r->plans[i].interval_km) {
+			set_err(
+			    err, err_len,
+			    "rules.maintenance.plans[%d]: first_service_km and interval_km must be "
+			    "more than rules.maintenance.due_lead_km",
+			    i);
+			return PW_EINVAL;
+		}
+	}
 	return PW_OK;
 }
 
@@ -909,6 +1065,7 @@ int config_set(struct pw_config *cfg, const char *path, const char *value, char 
 		return PW_OK;
 	case K_ORIGINS:
 	case K_DAYS:
+	case K_PLANS:
 		set_err(err, err_len, "%s: an array, set it in the config file", k->path);
 		return PW_EINVAL;
 	}

@@ -50,6 +50,17 @@ struct pw_http_config {
 	char static_dir[PW_PATH_MAX];              /* "" = dashboard/ found next to the binary */
 };
 
+#define PW_PLANS_MAX 16
+
+/* A brand's own maintenance plan (rules.maintenance.plans[]). */
+struct pw_maint_plan {
+	char brand[64];           /* as in the dealer's vehicles.csv, exactly */
+	double first_service_km;  /* 1..100000 */
+	int first_service_months; /* 1..120 */
+	double interval_km;       /* 1..100000 */
+	int interval_months;      /* 1..120 */
+};
+
 /* Every number in DESIGN.md "Rules" and "Arrival"; defaults as there. */
 struct pw_rules_config {
 	int enabled; /* 1: rules, alerts, reminders and events run; 0: telemetry only */
@@ -63,6 +74,8 @@ struct pw_rules_config {
 	int daily_km_window_days;    /* 30 */
 	int min_data_days;           /* 7: fewer days of telemetry: daily km from purchase */
 	double default_daily_km;     /* 40: when nothing else predicts the daily km */
+	int n_plans;                 /* brands with their own plan; other brands use the above */
+	struct pw_maint_plan plans[PW_PLANS_MAX];
 	/* insurance */
 	int n_insurance_lead_days;
 	int insurance_lead_days[8]; /* {90, 30, 7} */

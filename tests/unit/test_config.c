@@ -23,7 +23,7 @@
 #include "pw.h"
 
 /* Every key, as docs/config.md lists them; T_ARR_* are arrays. */
-enum t_type { T_STR, T_INT, T_NUM, T_LEVEL, T_ARR_STR, T_ARR_INT, T_BOOL };
+enum t_type { T_STR, T_INT, T_NUM, T_LEVEL, T_ARR_STR, T_ARR_INT, T_BOOL, T_ARR_OBJ };
 
 static const struct {
 	const char *path;
@@ -60,6 +60,7 @@ static const struct {
     {"rules.maintenance.daily_km_window_days", T_INT},
     {"rules.maintenance.min_data_days", T_INT},
     {"rules.maintenance.default_daily_km", T_NUM},
+    {"rules.maintenance.plans", T_ARR_OBJ},
     {"rules.insurance.lead_days", T_ARR_INT},
     {"rules.tyres.placard_kpa", T_NUM},
     {"rules.tyres.warn_ratio", T_NUM},
@@ -125,7 +126,10 @@ static const char full_json[] =
     "  \"maintenance\": {\"first_service_km\": 3000, \"first_service_months\": 3,\n"
     "                  \"interval_km\": 7500.5, \"interval_months\": 6, \"due_lead_km\": 500,\n"
     "                  \"due_lead_days\": 14, \"daily_km_window_days\": 60,\n"
-    "                  \"min_data_days\": 3, \"default_daily_km\": 55.5},\n"
+    "                  \"min_data_days\": 3, \"default_daily_km\": 55.5,\n"
+    "                  \"plans\": [{\"brand\": \"大众\", \"first_service_km\": 7500,\n"
+    "                             \"first_service_months\": 4, \"interval_km\": 15000.5,\n"
+    "                             \"interval_months\": 24}]},\n"
     "  \"insurance\": {\"lead_days\": [60, 14, 3, 1]},\n"
     "  \"tyres\": {\"placard_kpa\": 250, \"warn_ratio\": 0.85, \"critical_ratio\": 0.7,\n"
     "            \"tread_warn_mm\": 4, \"tread_critical_mm\": 2, \"slow_leak_kpa\": 15,\n"
@@ -268,6 +272,7 @@ static void test_defaults(void **state)
 	assert_int_equal(r->enabled, 1);
 	assert_int_equal(r->min_data_days, 7);
 	assert_true(r->default_daily_km == 40);
+	assert_int_equal(r->n_plans, 0);
 	assert_int_equal(r->n_insurance_lead_days, 3);
 	assert_int_equal(r->insurance_lead_days[0], 90);
 	assert_int_equal(r->insurance_lead_days[1], 30);
@@ -340,6 +345,10 @@ static void test_full_file(void **state)
 	assert_int_equal(r->enabled, 0);
 	assert_int_equal(r->min_data_days, 3);
 	assert_true(r->default_daily_km == 55.5);
+	assert_int_equal(r->n_plans, 1);
+	assert_string_equal(r->plans[0].brand, "大众");
+	assert_true(r->plans[0].first_service_km == 7500 && r->plans[0].first_service_months == 4);
+	assert_true(r->plans[0].interval_km == 15000.5 && r->plans[0].interval_months == 24);
 	assert_int_equal(r->n_insurance_lead_days, 4);
 	assert_int_equal(r->insurance_lead_days[0], 60);
 	assert_int_equal(r->insurance_lead_days[1], 14);
@@ -625,6 +634,97 @@ static void test_out_of_range(void **state)
 	          "{\"lead_days\": [365,300,200,100,50,20,10,1]}}}",
 	          &c);
 	assert_int_equal(c.rules.n_insurance_lead_days, 8);
+}
+
+/* ---- per-brand maintenance plans ---------------------------------------- */
+
+static void test_maintenance_plans(void **state)
+{
+	static const char *const pre = "{\"rules\": {\"maintenance\": {\"plans\": ";
+	static const struct {
+		const char *plans, *msg;
+	} bad[] = {
+	    {"[1]", "rules.maintenance.plans[0]: expected object"},
+	    {"[{\"brand\": \"A\"}]",
+	     "rules.maintenance.plans[0].first_service_km: expected number 1..100000"},
+	    {"[{\"brand\": \"A\", \"first_service_km\": 5000, \"first_service_months\": 6, "
+	     "\"interval_km\": 10000, \"interval_months\": 12, \"oil\": 1}]",
+	     "rules.maintenance.plans[0].oil: unknown key"},
+	    {"[{\"first_service_km\": 5000, \"first_service_months\": 6, \"interval_km\": 10000, "
+	     "\"interval_months\": 12}]",
+	     "rules.maintenance.plans[0].brand: expected string of 1..63 bytes without control "
+	     "characters"},
+	    {"[{\"brand\": \"\", \"first_service_km\": 5000, \"first_service_months\": 6, "
+	     "\"interval_km\": 10000, \"interval_months\": 12}]",
+	     "rules.maintenance.plans[0].brand: expected string of 1..63 bytes without control "
+	     "characters"},
+	    {"[{\"brand\": \"A\", \"first_service_km\": 5000, \"first_service_months\": 6.5, "
+	     "\"interval_km\": 10000, \"interval_months\": 12}]",
+	     "rules.maintenance.plans[0].first_service_months: expected integer 1..120"},
+	    {"[{\"brand\": \"A\", \"first_service_km\": 5000, \"first_service_months\": 6, "
+	     "\"interval_km\": 100001, \"interval_months\": 12}]",
+	     "rules.maintenance.plans[0].interval_km: expected number 1..100000"},
+	    {"[{\"brand\": \"A\", \"first_service_km\": 5000, \"first_service_months\": 6, "
+	     "\"interval_km\": 10000, \"interval_months\": 12}, {\"brand\": \"A\", "
+	     "\"first_service_km\": 5000, \"first_service_months\": 6, \"interval_km\": 10000, "
+	     "\"interval_months\": 12}]",
+	     "rules.maintenance.plans[1].brand: that brand has a plan already"},
+	    /* the lead distance must fit every plan */
+	    {"[{\"brand\": \"A\", \"first_service_km\": 1000, \"first_service_months\": 6, "
+	     "\"interval_km\": 10000, \"interval_months\": 12}]",
+	     "rules.maintenance.plans[0]: first_service_km and interval_km must be more than "
+	     "rules.maintenance.due_lead_km"},
+	};
+	char json[1024], msg[300];
+	struct pw_config c;
+
+	(void)state;
+	for (size_t i = 0; i < PW_ARRAY_LEN(bad); i++) {
+		snprintf(json, sizeof(json), "%s%s}}}", pre, bad[i].plans);
+		snprintf(msg, sizeof(msg), "t.json: %s", bad[i].msg);
+		expect_error(json, msg);
+	}
+	/* 16 plans fit, 17 do not */
+	{
+		char list[4096] = "[", big[4200];
+
+		for (int i = 0; i < 17; i++) {
+			char one[200];
+
+			snprintf(one, sizeof(one),
+			         "%s{\"brand\": \"B%d\", \"first_service_km\": 5000, "
+			         "\"first_service_months\": 6, \"interval_km\": 10000, "
+			         "\"interval_months\": 12}",
+			         i ? ", " : "", i);
+			strncat(list, one, sizeof(list) - strlen(list) - 1);
+			snprintf(big, sizeof(big), "%s%s]}}}", pre, list);
+			config_defaults(&c);
+			assert_int_equal(config_load_string(&c, "t.json", big, strlen(big), errbuf,
+			                                    sizeof(errbuf)),
+			                 i < 16 ? 0 : PW_EINVAL);
+			if (i == 15)
+				assert_int_equal(c.rules.n_plans, 16);
+		}
+		assert_non_null(strstr(errbuf, "rules.maintenance.plans: expected array of at most 16"));
+	}
+	/* a later file replaces the whole list */
+	expect_ok("{\"rules\": {\"maintenance\": {\"plans\": [{\"brand\": \"A\", "
+	          "\"first_service_km\": 5000, \"first_service_months\": 6, \"interval_km\": "
+	          "10000, \"interval_months\": 12}]}}}",
+	          &c);
+	assert_int_equal(load(&c, "{\"rules\": {\"maintenance\": {\"plans\": []}}}"), 0);
+	assert_int_equal(c.rules.n_plans, 0);
+	/* config_validate catches a struct edited by hand */
+	config_defaults(&c);
+	c.rules.n_plans = 1;
+	snprintf(c.rules.plans[0].brand, sizeof(c.rules.plans[0].brand), "A");
+	c.rules.plans[0].first_service_km = 5000;
+	c.rules.plans[0].first_service_months = 0;
+	c.rules.plans[0].interval_km = 10000;
+	c.rules.plans[0].interval_months = 12;
+	assert_int_equal(config_validate(&c, errbuf, sizeof(errbuf)), PW_EINVAL);
+	c.rules.plans[0].first_service_months = 6;
+	assert_int_equal(config_validate(&c, errbuf, sizeof(errbuf)), 0);
 }
 
 /* ---- string checks and lengths ------------------------------------------ */
@@ -1223,6 +1323,7 @@ int main(void)
 	    cmocka_unit_test(test_example_file_loads),
 	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_docs_example_and_loader_agree),
+	    cmocka_unit_test(test_maintenance_plans),
 	    cmocka_unit_test(test_alloc_failure),
 	};
 
