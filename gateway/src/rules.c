@@ -552,6 +552,23 @@ void rules_default_plan(const struct pw_rules_config *r, struct rules_plan *plan
 	plan->interval_months = r->service_interval_months;
 }
 
+int rules_plan_for(const struct pw_rules_config *r, const char *brand, struct rules_plan *plan)
+{
+	for (int i = 0; brand && i < r->n_plans && i < PW_PLANS_MAX; i++) {
+		const struct pw_maint_plan *p = &r->plans[i];
+
+		if (strcmp(p->brand, brand) == 0) {
+			plan->first_service_km = p->first_service_km;
+			plan->first_service_months = p->first_service_months;
+			plan->interval_km = p->interval_km;
+			plan->interval_months = p->interval_months;
+			return 1;
+		}
+	}
+	rules_default_plan(r, plan);
+	return 0;
+}
+
 void rules_maintenance(const struct pw_rules_config *r, const struct rules_plan *plan,
                        const struct rules_maint_input *in, struct rules_maint_verdict *out)
 {

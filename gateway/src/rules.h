@@ -222,8 +222,11 @@ struct rules_plan {
 	double interval_km;
 	int interval_months;
 };
-/* The plan of rules.maintenance (per-brand plans: none yet). */
+/* The plan of rules.maintenance. */
 void rules_default_plan(const struct pw_rules_config *r, struct rules_plan *plan);
+/* The plan for a car of `brand`: its rules.maintenance.plans entry (exact
+ * match), else the default. Returns 1 if a brand's own plan applies. */
+int rules_plan_for(const struct pw_rules_config *r, const char *brand, struct rules_plan *plan);
 
 enum rules_daily_source {
 	RULES_DAILY_TELEMETRY = 0, /* km per day over the window of telemetry */

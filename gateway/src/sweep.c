@@ -63,7 +63,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[S__COUNT] = {
     [S_VINS] = "SELECT vin FROM vehicle UNION SELECT vin FROM vehicle_state ORDER BY 1",
-    [S_DEALER] = "SELECT purchase_date, purchase_odometer_km, customer_id FROM vehicle "
+    [S_DEALER] = "SELECT purchase_date, purchase_odometer_km, customer_id, brand FROM vehicle "
                  "WHERE vin = ?1",
     [S_LAST_SERVICE] = "SELECT date, odometer_km FROM service_visit WHERE vin = ?1 "
                        "AND kind IN ('first_service', 'maintenance') AND date <= ?2 "
@@ -319,6 +319,7 @@ struct dealer {
 	int32_t purchase_day;
 	double purchase_km;
 	char customer_id[64];
+	char brand[64];
 	int has_visit;
 	int32_t visit_day;
 	double visit_km;
@@ -338,6 +339,9 @@ static int read_dealer(struct sweep *sw, const char *vin, struct dealer *d)
 		if (sqlite3_column_text(s, 2))
 			snprintf(d->customer_id, sizeof(d->customer_id), "%s",
 			         (const char *)sqlite3_column_text(s, 2));
+		if (sqlite3_column_text(s, 3))
+			snprintf(d->brand, sizeof(d->brand), "%s",
+			         (const char *)sqlite3_column_text(s, 3));
 	} else if (rc == SQLITE_ROW) {
 		log_warn("sweep", "vehicle %s: purchase_date is not a date; skipped", vin);
 	}
@@ -408,7 +412,7 @@ static int maintenance_inputs(struct sweep *sw, const char *vin, const struct de
 		in.data_days = sw->today - first;
 		in.window_km = w.km;
 	}
-	rules_default_plan(sw->r, &plan);
+	rules_plan_for(sw->r, d->brand, &plan);
 	rules_maintenance(sw->r, &plan, &in, v);
 	return PW_OK;
 }
@@ -433,6 +437,10 @@ static int judge_maintenance(struct sweep *sw, const char *vin, const struct dea
 		return PW_ENOMEM;
 	rc |= json_object_set_new(f, "cycle",
 	                          json_string(v.first_service ? "first_service" : "interval"));
+	rc |= json_object_set_new(
+	    f, "plan",
+	    json_string(rules_plan_for(sw->r, d->brand, &(struct rules_plan){0}) ? d->brand
+	                                                                         : "default"));
 	rc |= set_day(f, "since", v.cycle_day);
 	rc |= json_object_set_new(f, "due_by", json_string(v.due_by_km ? "km" : "date"));
 	rc |= set_num(f, "odometer_km", v.odometer_km, 0.1);

@@ -379,6 +379,34 @@ static void test_maintenance_month_ends(void **state)
 	assert_int_equal(v.days_remaining, 7);
 }
 
+static void test_maintenance_brand_plan(void **state)
+{
+	struct pw_rules_config r = R;
+	struct rules_plan plan;
+	struct rules_maint_input in = maint_base("2026-05-01", "2026-01-10");
+	struct rules_maint_verdict v;
+
+	(void)state;
+	r.n_plans = 1;
+	snprintf(r.plans[0].brand, sizeof(r.plans[0].brand), "斯柯达");
+	r.plans[0].first_service_km = 7500;
+	r.plans[0].first_service_months = 3;
+	r.plans[0].interval_km = 15000;
+	r.plans[0].interval_months = 24;
+	assert_int_equal(rules_plan_for(&r, "斯柯达", &plan), 1);
+	assert_true(plan.first_service_km == 7500 && plan.interval_months == 24);
+	assert_int_equal(rules_plan_for(&r, "大众", &plan), 0);
+	assert_true(plan.first_service_km == 5000 && plan.interval_months == 12);
+	assert_int_equal(rules_plan_for(&r, NULL, &plan), 0);
+	/* its own months: 2026-01-10 + 3 = 2026-04-10, already past */
+	rules_plan_for(&r, "斯柯达", &plan);
+	with_telemetry(&in, 1000, 10, 30);
+	rules_maintenance(&r, &plan, &in, &v);
+	assert_string_equal(S(v.limit_day), "2026-04-10");
+	assert_true(v.limit_km == 7510);
+	assert_int_equal(v.state, RULES_MAINT_OVERDUE);
+}
+
 /* ---- insurance ----------------------------------------------------------------- */
 
 static void test_insurance_stages(void **state)
@@ -980,6 +1008,7 @@ int main(void)
 	    cmocka_unit_test(test_maintenance_whichever_first),
 	    cmocka_unit_test(test_maintenance_prediction_sources),
 	    cmocka_unit_test(test_maintenance_month_ends),
+	    cmocka_unit_test(test_maintenance_brand_plan),
 	    cmocka_unit_test(test_insurance_stages),
 	    cmocka_unit_test(test_tyre_and_battery_levels),
 	    cmocka_unit_test(test_tyre_pressure_episode),

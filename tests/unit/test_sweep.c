@@ -289,6 +289,31 @@ static void test_maintenance_due_then_overdue_by_date(void **state)
 	assert_string_equal(member(f, 0, "daily_km"), "2.6");
 }
 
+static void test_brand_plan(void **state)
+{
+	struct fx *f = *state;
+	struct sweep_stats st;
+
+	/* 斯柯达 cars get a first service at 7,500 km or 3 months */
+	f->cfg.rules.n_plans = 1;
+	snprintf(f->cfg.rules.plans[0].brand, sizeof(f->cfg.rules.plans[0].brand), "斯柯达");
+	f->cfg.rules.plans[0].first_service_km = 7500;
+	f->cfg.rules.plans[0].first_service_months = 3;
+	f->cfg.rules.plans[0].interval_km = 15000;
+	f->cfg.rules.plans[0].interval_months = 24;
+	exec(f, "INSERT INTO vehicle VALUES ('" VA "', '鲁A12345', 'C1', '斯柯达', '明锐', 2026, "
+	        "'2026-08-25', 10);"
+	        "INSERT INTO vehicle VALUES ('" VB "', '鲁A12346', 'C2', '大众', '速腾', 2026, "
+	        "'2026-08-25', 10);");
+	st = run(f, "2026-11-20T09:00"); /* 5 days before 2026-11-25 */
+	assert_int_equal(st.maintenance, 1);
+	assert_string_equal(member(f, 0, "vin"), VA);
+	assert_string_equal(member(f, 0, "plan"), "斯柯达");
+	assert_string_equal(member(f, 0, "limit_date"), "2026-11-25");
+	assert_string_equal(member(f, 0, "limit_km"), "7510");
+	f->cfg.rules.n_plans = 0;
+}
+
 static void test_maintenance_hook_sets_thresholds(void **state)
 {
 	struct fx *f = *state;
@@ -497,6 +522,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_maintenance_due_then_overdue_by_date, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_brand_plan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_maintenance_hook_sets_thresholds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_insurance_stages_and_renewal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_followups_site_local_days, setup, teardown),
