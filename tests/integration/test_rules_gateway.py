@@ -294,16 +294,17 @@ def test_sweep_at_site_local_midnight():
     follow-up call on the 25th, Shanghai time, not before."""
     wd = Workdir("rules-midnight")
     broker = Broker(wd)
-    start = "2026-11-24T23:59:30+08:00"
-    gw = Gateway(wd, broker, site=SITE,
+    db = wd.file("pitwall.db")
+    prepare_db(db)  # first: the virtual clock starts when the gateway does
+    start = "2026-11-24T23:59:00+08:00"
+    gw = Gateway(wd, broker, site=SITE, db=db,
                  extra=["--now", start, "--speedup", "10", "--anchor", str(int(time.time()))])
-    prepare_db(gw.db)
     watch = Watch(broker)
     try:
         gw.start()
         watch.wait(lambda: len(watch.events()) >= 300, "the start-up sweep")
-        # 30 virtual seconds to midnight at 10x: about 3 s
-        watch.wait(lambda: watch.events(type_="followup_due"), "the midnight sweep", timeout=30)
+        # 60 virtual seconds to midnight at 10x: about 6 s
+        watch.wait(lambda: watch.events(type_="followup_due"), "the midnight sweep", timeout=60)
         settle(gw, watch)
         ev = watch.events(type_="followup_due")
         assert [(e["vin"], e["service_id"], e["due_date"]) for e in ev] == [
