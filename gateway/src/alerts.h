@@ -94,7 +94,7 @@ int alerts_on_telemetry(struct alerts *a, const struct pw_vehicle *cur, struct p
 
 /* Called by alerts_on_telemetry when the maintenance rule must run again
  * for `vin` (a threshold crossed, or the vehicle's first odometer): it
- * evaluates and raises, and sets memo->maint_due_km / maint_limit_km.
+ * evaluates and raises, and sets memo->maint_due_km.
  * sweep.c provides one (sweep_maintenance_hook). */
 typedef int (*alerts_maintenance_fn)(void *ctx, const char *vin, int64_t now_ms,
                                      struct rules_memo *memo);

@@ -438,9 +438,8 @@ static void eval_odometer(const struct pw_rules_config *r, const struct rules_in
 {
 	const struct pw_telemetry *obj = in->obj, *b = in->before, *a = in->after;
 	struct rules_action *act;
-	double before_km;
+	double before_km, limit_km;
 
-	(void)r;
 	if (!(obj->has & PW_F_ODOMETER))
 		return;
 	if (in->rollback) {
@@ -460,13 +459,14 @@ static void eval_odometer(const struct pw_rules_config *r, const struct rules_in
 	}
 	/* the maintenance thresholds, crossed by this object */
 	before_km = b && (b->has & PW_F_ODOMETER) ? b->odometer_km : -1.0;
+	limit_km = (double)memo->maint_due_km + r->due_lead_km;
 	if (before_km < 0 && (a->has & PW_F_ODOMETER)) {
 		out->maint_check = 1; /* its first odometer: the thresholds are not known yet */
 		return;
 	}
 	if (memo->maint_due_km > 0 &&
 	    ((before_km < memo->maint_due_km && a->odometer_km >= memo->maint_due_km) ||
-	     (before_km <= memo->maint_limit_km && a->odometer_km > memo->maint_limit_km)))
+	     (before_km <= limit_km && a->odometer_km > limit_km)))
 		out->maint_check = 1;
 }
 

@@ -97,7 +97,7 @@ struct rules_leak_ref {
 	int16_t temp_x10;
 };
 
-/* What the per-message rules remember per vehicle (68 bytes; lives in
+/* What the per-message rules remember per vehicle (64 bytes; lives in
  * struct pw_vehicle). Not persisted as such: levels are reloaded from the
  * open alerts at start (alerts_load_memos), maintenance thresholds by the
  * sweep, leak references start afresh, and the day accumulators hold only
@@ -110,8 +110,8 @@ struct rules_memo {
 	float day_km_congestion; /* ... of which below rules.profile.congestion_kmh */
 	float day_fuel_l;        /* litres burnt over day_fuel_km */
 	float day_fuel_km;       /* km that came with a fuel_l_per_100km */
-	float maint_due_km;      /* odometer at which maintenance is due; 0: unknown */
-	float maint_limit_km;    /* ... and overdue beyond */
+	float maint_due_km;      /* odometer at which maintenance is due; 0: unknown;
+	                          * overdue beyond maint_due_km + due_lead_km */
 	struct rules_leak_ref leak[PW_TIRE_COUNT];
 };
 

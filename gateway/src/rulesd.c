@@ -39,12 +39,11 @@ static void set_thresholds(void *ctx, const char *vin, double due_km, double lim
 	const struct pw_vehicle *cur = state_find(rd->opt.state, vin);
 	struct pw_vehicle v;
 
-	if (!cur || (cur->rules.maint_due_km == (float)due_km &&
-	             cur->rules.maint_limit_km == (float)limit_km))
+	(void)limit_km; /* due_km + rules.maintenance.due_lead_km */
+	if (!cur || cur->rules.maint_due_km == (float)due_km)
 		return;
 	v = *cur;
 	v.rules.maint_due_km = (float)due_km;
-	v.rules.maint_limit_km = (float)limit_km;
 	state_put(rd->opt.state, &v);
 }
 

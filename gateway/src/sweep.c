@@ -675,8 +675,8 @@ int sweep_maintenance_hook(void *ctx, const char *vin, int64_t now_ms, struct ru
 		return PW_EIO;
 	if (d.known && judge_maintenance(sw, vin, &d, &due_km, &limit_km) != PW_OK)
 		return PW_EIO;
+	(void)limit_km; /* the memo derives it: due_km + due_lead_km */
 	memo->maint_due_km = (float)due_km;
-	memo->maint_limit_km = (float)limit_km;
 	return PW_OK;
 }
 
@@ -867,6 +867,15 @@ static int finish_run(struct sweep *sw)
 	return PW_OK;
 }
 
+/* The snapshot goes with the run: 18 bytes a vehicle not kept all day. */
+static void end_run(struct sweep *sw)
+{
+	sw->running = 0;
+	free(sw->vins);
+	sw->vins = NULL;
+	sw->n_vins = sw->cap_vins = sw->next = 0;
+}
+
 int sweep_step(struct sweep *sw, int max_vehicles, int *done)
 {
 	int rc = PW_OK;
@@ -895,14 +904,14 @@ int sweep_step(struct sweep *sw, int max_vehicles, int *done)
 		rc = finish_run(sw);
 	if (rc == PW_OK && exec_stmt(sw, S_COMMIT, "COMMIT (sweep)") == PW_OK) {
 		if (sw->next >= sw->n_vins) {
-			sw->running = 0;
+			end_run(sw);
 			*done = 1;
 		}
 		return PW_OK;
 	}
 	if (!sqlite3_get_autocommit(sw->db))
 		exec_stmt(sw, S_ROLLBACK, "ROLLBACK (sweep)");
-	sw->running = 0;
+	end_run(sw);
 	*done = 1;
 	return rc == PW_OK ? PW_EIO : rc;
 }

@@ -840,8 +840,7 @@ static void test_maintenance_crossing(void **state)
 	car_init(&c);
 	t = odo(3000, -1);
 	assert_int_equal(car_send(&c, &t, 0, 0)->maint_check, 1); /* first odometer */
-	c.memo.maint_due_km = 4010;
-	c.memo.maint_limit_km = 5010;
+	c.memo.maint_due_km = 4010;                               /* overdue beyond 4,010 + 1,000 */
 	t = odo(4009.9, -1);
 	assert_int_equal(car_send(&c, &t, 60, 0)->maint_check, 0);
 	t = odo(4010, -1);
