@@ -218,6 +218,18 @@ class Gateway:
             time.sleep(0.1)
         raise TimeoutError(f"{key} = {value}, waited for {at_least}")
 
+    def wait_query(self, sql, expected, params=(), timeout=10):
+        """Polls a query until it returns `expected`: SQLite sees a message at
+        the group commit (<= 50 ms), the metrics when it is journaled."""
+        deadline = time.time() + timeout
+        rows = None
+        while time.time() < deadline:
+            rows = self.query(sql, params)
+            if rows == expected:
+                return rows
+            time.sleep(0.05)
+        raise AssertionError(f"{sql}: {rows}, expected {expected}")
+
     def query(self, sql, params=()):
         con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
         try:

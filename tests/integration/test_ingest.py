@@ -105,9 +105,9 @@ def run_stream(name, msgs, expected_objects):
     try:
         publish_all(broker, msgs, f"{name}-publisher")
         total = gw.wait_metric('pitwall_messages_total{result="accepted"}', expected_objects)
-        time.sleep(0.3)
         m = gw.metrics()
         assert m['pitwall_messages_total{result="accepted"}'] == expected_objects, total
+        gw.wait_query("SELECT SUM(msg_count) FROM vehicle_state", [(expected_objects,)])
         assert m['pitwall_messages_total{result="rejected"}'] == 0
         return stored_states(gw), m
     finally:
@@ -219,7 +219,7 @@ def test_bad_input_rejected_with_reasons():
             assert len(p) < 600, "a rejection notice must not echo the payload"
         h = gw.healthz()
         assert h["ok"] is True and h["mqtt"] == "connected", h
-        assert gw.query("SELECT msg_count FROM vehicle_state WHERE vin = ?", (vin,)) == [(2,)]
+        gw.wait_query("SELECT msg_count FROM vehicle_state WHERE vin = ?", [(2,)], (vin,))
     finally:
         gw.stop()
         broker.stop()
@@ -253,8 +253,8 @@ def test_sigterm_exits_cleanly_and_state_reloads():
         pub.wait_acked()
         gw.wait_metric('pitwall_messages_total{result="accepted"}', 1)
         gw.wait_metric('pitwall_messages_total{result="duplicate"}', 10)
-        assert gw.query("SELECT msg_count, seq_max, odometer_km FROM vehicle_state") == \
-            [(11, 10, 120.0)]
+        gw.wait_query("SELECT msg_count, seq_max, odometer_km FROM vehicle_state",
+                      [(11, 10, 120.0)])
         retained = broker.client("term-watch")
         retained.subscribe("pitwall/v1/sites/term/gateway", qos=1)
         retained.poll(1.0)
