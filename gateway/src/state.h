@@ -30,28 +30,28 @@
 
 struct pw_vehicle {
 	char vin[PW_VIN_LEN + 1];
-	int64_t seq_max;     /* highest seq applied; -1 before the first object */
-	uint64_t seq_window; /* bit i set: seq_max - i applied (bit 0 = seq_max) */
-	int64_t msg_count;   /* telemetry objects applied, duplicates excluded */
-	int64_t ts_ms;       /* newest ts applied */
+	int64_t seq_max;                      /* highest seq applied; -1 before the first object */
+	uint64_t seq_window;                  /* bit i set: seq_max - i applied (bit 0 = seq_max) */
+	int64_t msg_count;                    /* telemetry objects applied, duplicates excluded */
+	int64_t ts_ms;                        /* newest ts applied */
 	int64_t group_ts_ms[PW_STATE_GROUPS]; /* when each PW_F_* group was last set */
-	int64_t tire_ts_ms[PW_TIRE_COUNT];   /* newest member ts of each wheel */
+	int64_t tire_ts_ms[PW_TIRE_COUNT];    /* newest member ts of each wheel */
 	/* when each tire member (PW_TIRE_KPA, _TREAD, _TEMP: index = bit number)
 	 * was last set: members are optional one by one, so the merge is exact
 	 * only per member. tire_ts_ms[w] and group_ts_ms[9] are their maxima. */
 	int64_t tire_member_ts_ms[PW_TIRE_COUNT][PW_TIRE_MEMBERS];
-	int64_t history_bucket;      /* last history bucket written (ts / interval); -1 none */
-	int64_t odometer_rollbacks;  /* objects whose odometer went backwards */
-	int64_t status_ts_ms;        /* from the status topic; 0 = never */
-	uint8_t online;              /* last status: 1 online, 0 offline/unknown */
-	struct pw_telemetry latest;  /* latest.has = every group ever set */
-	struct rules_memo rules;     /* what the per-message rules remember (rules.h) */
+	int64_t history_bucket;     /* last history bucket written (ts / interval); -1 none */
+	int64_t odometer_rollbacks; /* objects whose odometer went backwards */
+	int64_t status_ts_ms;       /* from the status topic; 0 = never */
+	uint8_t online;             /* last status: 1 online, 0 offline/unknown */
+	struct pw_telemetry latest; /* latest.has = every group ever set */
+	struct rules_memo rules;    /* what the per-message rules remember (rules.h) */
 };
 
 enum pw_seq_class {
-	PW_SEQ_NEW = 0,       /* above seq_max, or an unset bit in the window */
-	PW_SEQ_DUPLICATE,     /* a set bit in the window */
-	PW_SEQ_BELOW_WINDOW,  /* older than the window: ask the store's gaps */
+	PW_SEQ_NEW = 0,      /* above seq_max, or an unset bit in the window */
+	PW_SEQ_DUPLICATE,    /* a set bit in the window */
+	PW_SEQ_BELOW_WINDOW, /* older than the window: ask the store's gaps */
 };
 
 /* A range of seqs [lo, hi] that is known not to have been seen. */
@@ -87,7 +87,7 @@ size_t state_count(const struct state *s);
 
 /* Calls fn for each vehicle, in no particular order; stops at a non-zero return. */
 int state_foreach(const struct state *s, int (*fn)(void *ctx, const struct pw_vehicle *v),
-		  void *ctx);
+                  void *ctx);
 
 /* Bytes the table holds (index, chunks of vehicles, bookkeeping). */
 size_t state_memory_bytes(const struct state *s);
@@ -118,12 +118,12 @@ enum pw_seq_class state_classify_seq(const struct pw_vehicle *v, int64_t seq);
  *   (a late, older set changes nothing); history_due for every object whose
  *   bucket differs from history_bucket, which only moves forward. */
 void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
-		 int64_t history_interval_ms, struct pw_vehicle *next,
-		 struct state_merge_result *res);
+                 int64_t history_interval_ms, struct pw_vehicle *next,
+                 struct state_merge_result *res);
 
 /* Applies a status message to a copy: newer status_ts wins; at an equal ts
  * offline wins (a will message carries the ts of its connect). */
 void state_merge_status(const struct pw_vehicle *cur, const char *vin, int online, int64_t ts_ms,
-			struct pw_vehicle *next);
+                        struct pw_vehicle *next);
 
 #endif

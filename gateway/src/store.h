@@ -43,8 +43,8 @@ int store_put_vehicle(struct store *st, const struct pw_vehicle *v);
 int store_put_history(struct store *st, const struct pw_telemetry *t, int64_t bucket);
 
 /* A change of a vehicle's DTC set (the whole new set). */
-int store_put_dtc_change(struct store *st, const char *vin, int64_t ts_ms,
-			 const struct pw_dtc *dtc, int count);
+int store_put_dtc_change(struct store *st, const char *vin, int64_t ts_ms, const struct pw_dtc *dtc,
+                         int count);
 
 /* Seq gaps: ranges of a vehicle's seqs not seen yet (see state.h). */
 int store_add_seq_gap(struct store *st, const char *vin, int64_t lo, int64_t hi);
@@ -54,7 +54,7 @@ int store_take_seq_gap(struct store *st, const char *vin, int64_t seq, int *was_
 
 /* Calls fn for every stored vehicle (state reload at start). */
 int store_load_vehicles(struct store *st, int (*fn)(void *ctx, const struct pw_vehicle *v),
-			void *ctx);
+                        void *ctx);
 
 /* Clears lat/lon of history rows older than `before_ms`, at most `max_rows`
  * in one transaction of its own; *cleared = rows changed. */

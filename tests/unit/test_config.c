@@ -705,7 +705,8 @@ static void test_maintenance_plans(void **state)
 			if (i == 15)
 				assert_int_equal(c.rules.n_plans, 16);
 		}
-		assert_non_null(strstr(errbuf, "rules.maintenance.plans: expected array of at most 16"));
+		assert_non_null(
+		    strstr(errbuf, "rules.maintenance.plans: expected array of at most 16"));
 	}
 	/* a later file replaces the whole list */
 	expect_ok("{\"rules\": {\"maintenance\": {\"plans\": [{\"brand\": \"A\", "
