@@ -20,7 +20,8 @@
 
 #define MAGIC        0x314a5750u /* "PWJ1" little-endian */
 #define HEADER_BYTES 12
-#define RECORD_MAX   (PW_PAYLOAD_MAX * 64 + 4096) /* payloads are checked later, not here */
+/* Only accepted messages (<= 16 KiB) are journaled: a longer record is corrupt. */
+#define RECORD_MAX (PW_PAYLOAD_MAX * 64 + 4096)
 
 struct journal {
 	int fd;
