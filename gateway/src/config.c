@@ -110,6 +110,9 @@ static const struct key keys[] = {
     {"http.allowed_origins", K_ORIGINS, OFF(http.allowed_origins), 256, 0, PW_ORIGINS_MAX,
      check_origin, "origin http(s)://HOST[:PORT]"},
     STR("http.static_dir", http.static_dir, 0, check_text, "path or \"\""),
+    INT("http.session_ttl_s", http.session_ttl_s, 60, 30 * 86400),
+    INT("http.ws_snapshot_max", http.ws_snapshot_max, 1, 200000),
+    INT("http.ws_vehicle_interval_ms", http.ws_vehicle_interval_ms, 0, 60000),
 
     BOOL("rules.enabled", rules.enabled),
     DBL("rules.maintenance.first_service_km", rules.first_service_km, 1, 100000),
@@ -812,6 +815,9 @@ void config_defaults(struct pw_config *cfg)
 
 	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "127.0.0.1:8080");
 	cfg->http.n_allowed_origins = 0;
+	cfg->http.session_ttl_s = 28800;
+	cfg->http.ws_snapshot_max = 2000;
+	cfg->http.ws_vehicle_interval_ms = 1000;
 
 	r->enabled = 1;
 	r->first_service_km = 5000;

@@ -19,6 +19,7 @@ enum pw_err {
 	PW_EEXIST = -5,
 	PW_ERANGE = -6, /* a value outside its documented range */
 	PW_EBUSY = -7,  /* a bounded queue is full or a lock is held */
+	PW_EPERM = -8,  /* not allowed: wrong password, missing role */
 };
 
 #define PW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -50,6 +50,9 @@ static const struct {
     {"http.listen", T_STR},
     {"http.allowed_origins", T_ARR_STR},
     {"http.static_dir", T_STR},
+    {"http.session_ttl_s", T_INT},
+    {"http.ws_snapshot_max", T_INT},
+    {"http.ws_vehicle_interval_ms", T_INT},
     {"rules.enabled", T_BOOL},
     {"rules.maintenance.first_service_km", T_NUM},
     {"rules.maintenance.first_service_months", T_INT},
@@ -120,7 +123,8 @@ static const char full_json[] =
     "        \"retention_days\": 14},\n"
     " \"http\": {\"listen\": \"[::1]:9090\",\n"
     "          \"allowed_origins\": [\"https://a.example.com\", \"http://10.0.0.5:3000\"],\n"
-    "          \"static_dir\": \"/usr/share/pitwall/dashboard\"},\n"
+    "          \"static_dir\": \"/usr/share/pitwall/dashboard\", \"session_ttl_s\": 3600,\n"
+    "          \"ws_snapshot_max\": 500, \"ws_vehicle_interval_ms\": 250},\n"
     " \"rules\": {\n"
     "  \"enabled\": false,\n"
     "  \"maintenance\": {\"first_service_km\": 3000, \"first_service_months\": 3,\n"
@@ -264,6 +268,9 @@ static void test_defaults(void **state)
 	assert_string_equal(c.http.listen, "127.0.0.1:8080");
 	assert_int_equal(c.http.n_allowed_origins, 0);
 	assert_string_equal(c.http.static_dir, "");
+	assert_int_equal(c.http.session_ttl_s, 28800);
+	assert_int_equal(c.http.ws_snapshot_max, 2000);
+	assert_int_equal(c.http.ws_vehicle_interval_ms, 1000);
 	/* DESIGN.md "Rules" and "Arrival" */
 	assert_true(r->first_service_km == 5000 && r->first_service_months == 6);
 	assert_true(r->service_interval_km == 10000 && r->service_interval_months == 12);
@@ -338,6 +345,9 @@ static void test_full_file(void **state)
 	assert_string_equal(c.http.allowed_origins[0], "https://a.example.com");
 	assert_string_equal(c.http.allowed_origins[1], "http://10.0.0.5:3000");
 	assert_string_equal(c.http.static_dir, "/usr/share/pitwall/dashboard");
+	assert_int_equal(c.http.session_ttl_s, 3600);
+	assert_int_equal(c.http.ws_snapshot_max, 500);
+	assert_int_equal(c.http.ws_vehicle_interval_ms, 250);
 	assert_true(r->first_service_km == 3000 && r->first_service_months == 3);
 	assert_true(r->service_interval_km == 7500.5 && r->service_interval_months == 6);
 	assert_true(r->due_lead_km == 500 && r->due_lead_days == 14);
