@@ -628,6 +628,29 @@ def test_service_visit_closes_maintenance():
         assert status == 400 and column in [f["column"] for f in doc["fields"]], (body, doc)
 
 
+def test_thresholds_reach_the_core():
+    """A service visit through the API moves the core's maintenance threshold
+    (control queue): the next telemetry crossing it raises maintenance_due at
+    once, without waiting for the midnight sweep."""
+    e = env()
+    visit = {"service_id": "SV-CORE", "vin": V_TEL, "date": "2026-11-23",
+             "odometer_km": 30440, "kind": "maintenance"}
+    status, doc, _ = e.api.call("POST", "/api/service-visits", visit, cookie=e.adv)
+    assert status == 201, doc
+    time.sleep(0.3)  # the main loop drains the queue every 20 ms
+    c = e.broker.client("api-test-car")
+    c.connect()
+    for seq, ts, km in [(13, T0_MS - 2 * H, 39000.0), (14, T0_MS - H, 39500.0)]:
+        c.publish(harness.topic(V_TEL), json.dumps(
+            harness.telemetry(V_TEL, seq, ts, odometer_km=km)).encode())
+    c.wait_acked()
+    c.close()
+    e.gw.wait_query("SELECT type, subject FROM alert WHERE vin = ? AND kind = 'maintenance' "
+                    "AND active = 1", [("maintenance_due", "2026-11-23")], (V_TEL,))
+    _, doc, _ = e.api.call("GET", f"/api/alerts?vin={V_TEL}&kind=maintenance", cookie=e.adv)
+    assert [a["type"] for a in doc["items"]] == ["maintenance_due"], doc
+
+
 def test_audit_list():
     e = env()
     status, doc, _ = e.api.call("GET", "/api/audit?limit=5", cookie=e.mgr)
@@ -658,5 +681,6 @@ if __name__ == "__main__":
                       test_logins_in_parallel, test_roles, test_transport_limits,
                       test_static_path_traversal, test_vehicle_list_paging_search,
                       test_vehicle_page, test_alerts_flow, test_reminders_followups_arrivals,
-                      test_appointments, test_service_visit_closes_maintenance, test_audit_list,
+                      test_appointments, test_service_visit_closes_maintenance,
+                      test_thresholds_reach_the_core, test_audit_list,
                       test_teardown])
