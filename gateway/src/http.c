@@ -413,6 +413,10 @@ static void route_api(struct http *h, struct lws *wsi, struct conn *c, const cha
 	int n_args = 0, n;
 
 	(void)arg;
+	if (!h->cfg) {
+		respond_error(c, 404, "not found"); /* a server without the API */
+		return;
+	}
 	/* lws hands the query string decoded, one "k=v" fragment per '&' */
 	while (n_args < API_ARGS_MAX &&
 	       (n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, n_args)) > 0) {
