@@ -15,8 +15,8 @@
  * control queue (ctlq) once committed.
  *
  * Logins: the user's hash is read here, the PBKDF2 check runs on the login
- * worker thread (an unknown user is checked against a dummy hash, so both
- * take as long), and the answer comes back through api_take_done() after
+ * worker thread (an unknown user costs the same work: auth_password_verify
+ * without a hash), and the answer comes back through api_take_done() after
  * the worker woke the loop. A user name with API_LOGIN_FAILS failures in
  * API_LOGIN_WINDOW_S is refused (429) for API_LOGIN_LOCK_S.
  *
@@ -211,7 +211,6 @@ struct api {
 	int stop;
 	struct login_job *jobs, *jobs_tail;
 	struct login_job *done, *done_tail;
-	char dummy_hash[AUTH_HASH_MAX]; /* worker thread only */
 };
 
 /* One request being handled. */
@@ -1819,9 +1818,6 @@ static void *login_worker(void *arg)
 {
 	struct api *a = arg;
 
-	if (auth_password_hash("not a password: the unknown user's stand-in", a->dummy_hash,
-	                       sizeof(a->dummy_hash)) != PW_OK)
-		a->dummy_hash[0] = '\0';
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		struct login_job *job;
@@ -1837,10 +1833,9 @@ static void *login_worker(void *arg)
 		job->next = NULL;
 		pthread_mutex_unlock(&a->lock);
 
-		if (job->known)
-			job->ok = auth_password_verify(job->hash, job->password) == PW_OK;
-		else if (a->dummy_hash[0])
-			(void)auth_password_verify(a->dummy_hash, job->password);
+		/* NULL for an unknown user: the same work, then PW_EPERM */
+		job->ok =
+		    auth_password_verify(job->known ? job->hash : NULL, job->password) == PW_OK;
 		memset(job->password, 0, sizeof(job->password));
 
 		pthread_mutex_lock(&a->lock);
@@ -1865,6 +1860,7 @@ int api_take_done(struct api *a, uint64_t *ticket, struct api_response *out)
 	struct api_request rq = {.method = "POST", .path = "/api/login"};
 	char token[AUTH_TOKEN_HEX + 1];
 	int64_t now = clock_real_ms();
+	int rc;
 
 	if (!a)
 		return 0;
@@ -1886,9 +1882,11 @@ int api_take_done(struct api *a, uint64_t *ticket, struct api_response *out)
 		fail_note(a, job->typed, now);
 		log_info("api", "failed login for '%s'", job->typed);
 		reply_error(&k, 401, "wrong user or password");
-	} else if (auth_session_create(a->db, job->user.user_id, now,
-	                               a->opt.cfg->http.session_ttl_s, token) != PW_OK) {
-		reply_error(&k, 500, "internal error");
+	} else if ((rc = auth_session_create(a->db, job->user.user_id, now,
+	                                     a->opt.cfg->http.session_ttl_s, token)) != PW_OK) {
+		/* disabled while its password was being checked: as a wrong one */
+		reply_error(&k, rc == PW_ENOTFOUND ? 401 : 500,
+		            rc == PW_ENOTFOUND ? "wrong user or password" : "internal error");
 	} else {
 		struct fail_slot *f = fail_find(a, job->typed, 0, now);
 
