@@ -1897,6 +1897,8 @@ int api_take_done(struct api *a, uint64_t *ticket, struct api_response *out)
 		         a->opt.cfg->http.session_ttl_s);
 		memset(token, 0, sizeof(token));
 		log_info("api", "%s signed in", job->user.user_id);
+		if (auth_session_purge(a->db, now, NULL) != PW_OK) /* expired ones, now and then */
+			log_warn("api", "cannot purge expired sessions");
 		reply_json(&k, 200, user_json(&job->user));
 	}
 	free(job);
