@@ -2009,6 +2009,10 @@ void api_handle(struct api *a, const struct api_request *rq, struct api_response
 		}
 	}
 	r->handle(k);
+	/* HEAD sends no body: nothing was shown */
+	if (out->status >= 200 && out->status < 300 && method == R_GET &&
+	    strcmp(rq->method, "HEAD") == 0)
+		goto out;
 	if (out->status >= 200 && out->status < 300 && audit_write(k) != PW_OK) {
 		/* personal data may not leave without its audit row */
 		reply_error(k, 500, "internal error");

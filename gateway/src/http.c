@@ -103,6 +103,7 @@ struct http {
 	struct store *db;
 	time_t db_tried_s;
 	struct api *api; /* NULL: /api/ answers 503 */
+	time_t api_tried_s;
 	struct pending pending[PENDING_MAX];
 	uint64_t next_ticket;
 };
@@ -368,6 +369,33 @@ static void route_page(struct http *h, struct lws *wsi, struct conn *c, const ch
 
 static const char *method_name(unsigned m);
 
+static void wake_cb(void *ctx)
+{
+	http_wake(ctx);
+}
+
+/* The REST API, opened on the lws thread (and again, at most once a
+ * second, if it could not be opened before). NULL: /api/ answers 503. */
+static struct api *api_of(struct http *h)
+{
+	time_t now = time(NULL);
+
+	if (h->api || !h->cfg || !h->db_path)
+		return h->api;
+	if (h->api_tried_s && now - h->api_tried_s < DB_RETRY_S)
+		return NULL;
+	h->api_tried_s = now;
+	h->api = api_open(&(struct api_options){.cfg = h->cfg,
+	                                        .clock = h->clock,
+	                                        .db_path = h->db_path,
+	                                        .ctlq = h->ctlq,
+	                                        .wake = wake_cb,
+	                                        .wake_ctx = h});
+	if (!h->api)
+		log_error("http", "the REST API is unavailable (see above); /api/ answers 503");
+	return h->api;
+}
+
 /* Carries api.c's answer into the connection's response. */
 static void take_api_response(struct conn *c, struct api_response *r)
 {
@@ -451,7 +479,7 @@ static void route_api(struct http *h, struct lws *wsi, struct conn *c, const cha
 	rq.body = (const char *)c->body;
 	rq.body_len = c->body_len;
 	rq.ticket = ++h->next_ticket;
-	api_handle(h->api, &rq, &r);
+	api_handle(api_of(h), &rq, &r);
 	for (int i = 0; i < n_args; i++)
 		free(args[i]);
 
@@ -915,11 +943,6 @@ static struct lws_context *create_context(struct http *h, uint64_t ipv6_opts, in
 	return ctx;
 }
 
-static void wake_cb(void *ctx)
-{
-	http_wake(ctx);
-}
-
 static void *service_main(void *arg)
 {
 	struct http *h = arg;
@@ -946,17 +969,7 @@ static void *service_main(void *arg)
 	}
 	atomic_store(&h->port, port);
 	(void)health_db(h); /* open now if we can; /healthz retries */
-	if (h->cfg && h->db_path) {
-		h->api = api_open(&(struct api_options){.cfg = h->cfg,
-		                                        .clock = h->clock,
-		                                        .db_path = h->db_path,
-		                                        .ctlq = h->ctlq,
-		                                        .wake = wake_cb,
-		                                        .wake_ctx = h});
-		if (!h->api)
-			log_error("http",
-			          "the REST API is unavailable (see above); /api/ answers 503");
-	}
+	(void)api_of(h);    /* the same for the API */
 	log_info("http", "listening on %s (port %d)%s%s", h->listen, port,
 	         h->static_root ? ", dashboard from " : "", h->static_root ? h->static_root : "");
 	set_start_state(h, 1, ctx);

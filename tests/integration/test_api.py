@@ -666,7 +666,12 @@ def test_audit_list():
     before = e.gw.query("SELECT count(*) FROM audit")[0][0]
     e.api.call("GET", "/api/audit", cookie=e.mgr)
     e.api.call("GET", "/api/me", cookie=e.mgr)
+    status, _, data = e.api.raw("HEAD", "/api/vehicles", cookie=e.mgr)  # no body: nothing shown
+    assert status == 200 and data == b""
+    e.api.call("GET", "/api/vehicles?q=" + q("不存在的人"), cookie=e.mgr)  # no customer shown
     assert e.gw.query("SELECT count(*) FROM audit")[0][0] == before
+    e.api.call("GET", "/api/vehicles?limit=3", cookie=e.mgr)
+    assert e.gw.query("SELECT count(*) FROM audit")[0][0] == before + 1
 
 
 def test_teardown():
