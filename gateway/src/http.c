@@ -19,10 +19,10 @@
  * connection waits in PHASE_WAIT under a ticket in `pending[]`, and the
  * answer is collected in LWS_CALLBACK_EVENT_WAIT_CANCELLED after the
  * worker's http_wake(); a connection that closes meanwhile frees its slot,
- * so a late answer finds no ticket and is dropped. Request bodies (any route) are collected
- * up to 64 KiB; larger ones are drained and answered 413. A response is
- * built in memory (or is an open file) and written from
- * LWS_CALLBACK_HTTP_WRITEABLE: headers first, then the body in 16 KiB
+ * so a late answer finds no ticket and is dropped. Request bodies (any
+ * route) are collected up to 64 KiB; larger ones are drained and answered
+ * 413. A response is built in memory (or is an open file) and written
+ * from LWS_CALLBACK_HTTP_WRITEABLE: headers first, then the body in 16 KiB
  * chunks, one write per callback, so nothing ever blocks the loop.
  */
 #include "http.h"
@@ -399,7 +399,7 @@ static struct api *api_of(struct http *h)
 /* Carries api.c's answer into the connection's response. */
 static void take_api_response(struct conn *c, struct api_response *r)
 {
-	if (r->status == 0 || (r->body == NULL && r->status != 204 && r->status >= 200)) {
+	if (r->status == 0 || (!r->body && r->status != 204)) {
 		respond_error(c, 500, "internal error");
 	} else {
 		respond_buf(c, r->status, json_type, no_store, r->body ? r->body : "",
