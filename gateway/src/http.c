@@ -12,10 +12,17 @@
  *
  * A request is routed through `routes[]` (exact paths or prefixes, each with
  * its allowed methods); what no route claims falls through to the static
- * dashboard files (http_static.c). Request bodies (any route) are collected
- * up to 64 KiB; larger ones are drained and answered 413. A response is
- * built in memory (or is an open file) and written from
- * LWS_CALLBACK_HTTP_WRITEABLE: headers first, then the body in 16 KiB
+ * dashboard files (http_static.c). "/api/" goes to api.c, which builds the
+ * status, JSON body and extra headers (Set-Cookie, Allow, Retry-After) and
+ * owns its read-write connection; this file only carries them. A login
+ * answers later (its password check runs on api.c's worker): the
+ * connection waits in PHASE_WAIT under a ticket in `pending[]`, and the
+ * answer is collected in LWS_CALLBACK_EVENT_WAIT_CANCELLED after the
+ * worker's http_wake(); a connection that closes meanwhile frees its slot,
+ * so a late answer finds no ticket and is dropped. Request bodies (any
+ * route) are collected up to 64 KiB; larger ones are drained and answered
+ * 413. A response is built in memory (or is an open file) and written
+ * from LWS_CALLBACK_HTTP_WRITEABLE: headers first, then the body in 16 KiB
  * chunks, one write per callback, so nothing ever blocks the loop.
  */
 #include "http.h"
@@ -32,6 +39,7 @@
 
 #include <libwebsockets.h>
 
+#include "api.h"
 #include "http_static.h"
 #include "log.h"
 #include "pw.h"
@@ -44,6 +52,9 @@
 #define METRICS_CAP_MAX   (1024 * 1024)
 #define PATH_MAX_REQ      2048 /* longest request path accepted */
 #define DB_RETRY_S        1    /* reopen a missing read-only store at most this often */
+#define PENDING_MAX       64   /* requests waiting for a worker's answer (logins) */
+#define ARG_MAX           512  /* longest query argument ("q=...") taken */
+#define COOKIE_MAX        4096 /* longest Cookie header read */
 
 enum method {
 	M_GET = 1u << 0,
@@ -56,7 +67,16 @@ enum method {
 	M_OTHER = 1u << 7,
 };
 
-enum phase { PHASE_IDLE = 0, PHASE_BODY_IN, PHASE_HEADERS, PHASE_BODY_OUT };
+enum phase { PHASE_IDLE = 0, PHASE_BODY_IN, PHASE_WAIT, PHASE_HEADERS, PHASE_BODY_OUT };
+
+struct conn;
+
+/* A request whose answer comes later (api.c's login worker). */
+struct pending {
+	uint64_t ticket; /* 0: free */
+	struct lws *wsi;
+	struct conn *c;
+};
 
 struct http {
 	char *listen;      /* as configured, for messages */
@@ -66,6 +86,9 @@ struct http {
 	char *db_path;     /* may be NULL */
 	char *static_root; /* realpath of static_dir, or NULL */
 	struct metrics *metrics;
+	const struct pw_config *cfg; /* NULL: no API */
+	const struct pw_clock *clock;
+	struct ctlq *ctlq;
 
 	pthread_t thread;
 	atomic_int stop;
@@ -79,6 +102,10 @@ struct http {
 	/* lws thread only */
 	struct store *db;
 	time_t db_tried_s;
+	struct api *api; /* NULL: /api/ answers 503 */
+	time_t api_tried_s;
+	struct pending pending[PENDING_MAX];
+	uint64_t next_ticket;
 };
 
 /* Per-connection (per-session) state, zeroed by lws, reused across the
@@ -99,6 +126,9 @@ struct conn {
 	const char *content_type; /* static strings */
 	const char *cache_control;
 	const char *allow;
+	char set_cookie[API_COOKIE_MAX]; /* "" : none */
+	int retry_after_s;               /* 0: none */
+	uint64_t ticket;                 /* PHASE_WAIT: the answer's ticket */
 	char etag[64];
 	int head_only;   /* send headers (with the real Content-Length) only */
 	int close_after; /* close the connection once the response is out */
@@ -131,8 +161,12 @@ struct route {
 static void route_healthz(struct http *h, struct lws *wsi, struct conn *c, const char *arg);
 static void route_metrics(struct http *h, struct lws *wsi, struct conn *c, const char *arg);
 static void route_page(struct http *h, struct lws *wsi, struct conn *c, const char *arg);
+static void route_api(struct http *h, struct lws *wsi, struct conn *c, const char *arg);
+
+#define M_ANY (M_GET | M_HEAD | M_POST | M_PUT | M_PATCH | M_DELETE | M_OPTIONS | M_OTHER)
 
 static const struct route routes[] = {
+    {"/api/", 1, M_ANY, NULL, route_api, NULL}, /* api.c answers 404 and 405 itself */
     {"/healthz", 0, M_GET | M_HEAD, "GET, HEAD", route_healthz, NULL},
     {"/metrics", 0, M_GET | M_HEAD, "GET, HEAD", route_metrics, NULL},
     {"/", 0, M_GET | M_HEAD, "GET, HEAD", route_page, "/index.html"},
@@ -156,6 +190,8 @@ static void response_clear(struct conn *c)
 	c->file_left = 0;
 	c->status = 0;
 	c->content_type = c->cache_control = c->allow = NULL;
+	c->set_cookie[0] = '\0';
+	c->retry_after_s = 0;
 	c->etag[0] = '\0';
 	c->head_only = 0;
 	c->content_length = 0;
@@ -331,6 +367,169 @@ static void route_page(struct http *h, struct lws *wsi, struct conn *c, const ch
 	serve_file(h, c, wsi, arg);
 }
 
+static const char *method_name(unsigned m);
+
+static void wake_cb(void *ctx)
+{
+	http_wake(ctx);
+}
+
+/* The REST API, opened on the lws thread (and again, at most once a
+ * second, if it could not be opened before). NULL: /api/ answers 503. */
+static struct api *api_of(struct http *h)
+{
+	time_t now = time(NULL);
+
+	if (h->api || !h->cfg || !h->db_path)
+		return h->api;
+	if (h->api_tried_s && now - h->api_tried_s < DB_RETRY_S)
+		return NULL;
+	h->api_tried_s = now;
+	h->api = api_open(&(struct api_options){.cfg = h->cfg,
+	                                        .clock = h->clock,
+	                                        .db_path = h->db_path,
+	                                        .ctlq = h->ctlq,
+	                                        .wake = wake_cb,
+	                                        .wake_ctx = h});
+	if (!h->api)
+		log_error("http", "the REST API is unavailable (see above); /api/ answers 503");
+	return h->api;
+}
+
+/* Carries api.c's answer into the connection's response. */
+static void take_api_response(struct conn *c, struct api_response *r)
+{
+	if (r->status == 0 || (!r->body && r->status != 204)) {
+		respond_error(c, 500, "internal error");
+	} else {
+		respond_buf(c, r->status, json_type, no_store, r->body ? r->body : "",
+		            r->body ? r->body_len : 0);
+		c->allow = r->allow;
+		snprintf(c->set_cookie, sizeof(c->set_cookie), "%s", r->set_cookie);
+		c->retry_after_s = r->retry_after_s;
+	}
+	free(r->body);
+	r->body = NULL;
+}
+
+static struct pending *pending_slot(struct http *h, uint64_t ticket)
+{
+	for (int i = 0; i < PENDING_MAX; i++)
+		if (h->pending[i].ticket == ticket)
+			return &h->pending[i];
+	return NULL;
+}
+
+/* The connection is going away (or starting over): forget its ticket. */
+static void pending_drop(struct http *h, struct conn *c)
+{
+	struct pending *p;
+
+	if (!c || !c->ticket)
+		return;
+	p = pending_slot(h, c->ticket);
+	if (p && p->c == c)
+		memset(p, 0, sizeof(*p));
+	c->ticket = 0;
+}
+
+static void route_api(struct http *h, struct lws *wsi, struct conn *c, const char *arg)
+{
+	char *args[API_ARGS_MAX], cookie[COOKIE_MAX], remote[64];
+	struct api_request rq;
+	struct api_response r;
+	int n_args = 0, n;
+
+	(void)arg;
+	if (!h->cfg) {
+		respond_error(c, 404, "not found"); /* a server without the API */
+		return;
+	}
+	/* lws hands the query string decoded, one "k=v" fragment per '&' */
+	while (n_args < API_ARGS_MAX &&
+	       (n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, n_args)) > 0) {
+		if (n >= ARG_MAX) {
+			for (int i = 0; i < n_args; i++)
+				free(args[i]);
+			respond_error(c, 400, "query argument too long");
+			return;
+		}
+		args[n_args] = malloc((size_t)n + 1);
+		if (!args[n_args] || lws_hdr_copy_fragment(wsi, args[n_args], n + 1,
+		                                           WSI_TOKEN_HTTP_URI_ARGS, n_args) < 0) {
+			free(args[n_args]);
+			break;
+		}
+		n_args++;
+	}
+	n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
+	if (n <= 0 || n >= (int)sizeof(cookie) ||
+	    lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) < 0)
+		cookie[0] = '\0';
+	remote[0] = '\0';
+	lws_get_peer_simple(wsi, remote, sizeof(remote));
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = method_name(c->method);
+	rq.path = c->path;
+	rq.args = (const char *const *)args;
+	rq.n_args = n_args;
+	rq.cookie = cookie[0] ? cookie : NULL;
+	rq.remote = remote;
+	rq.body = (const char *)c->body;
+	rq.body_len = c->body_len;
+	rq.ticket = ++h->next_ticket;
+	api_handle(api_of(h), &rq, &r);
+	for (int i = 0; i < n_args; i++)
+		free(args[i]);
+
+	if (r.pending) {
+		struct pending *p = pending_slot(h, 0);
+
+		if (p) {
+			*p = (struct pending){.ticket = rq.ticket, .wsi = wsi, .c = c};
+			response_clear(c);
+			c->ticket = rq.ticket;
+			c->phase = PHASE_WAIT;
+			return;
+		}
+		/* no slot: the late answer finds no ticket and is dropped */
+		respond_error(c, 503, "busy");
+		return;
+	}
+	take_api_response(c, &r);
+}
+
+/* lws thread, after http_wake(): the answers that came back. */
+static void drain_api(struct http *h)
+{
+	struct api_response r;
+	struct lws *wsi;
+	uint64_t ticket;
+
+	while (api_take_done(h->api, &ticket, &r)) {
+		struct pending *p = pending_slot(h, ticket);
+		struct conn *c;
+
+		if (!ticket || !p) {
+			free(r.body); /* the client left meanwhile */
+			continue;
+		}
+		c = p->c;
+		wsi = p->wsi;
+		memset(p, 0, sizeof(*p));
+		c->ticket = 0;
+		if (c->phase != PHASE_WAIT) {
+			free(r.body);
+			continue;
+		}
+		take_api_response(c, &r);
+		log_debug("http", "%s %s -> %d", method_name(c->method), c->path, c->status);
+		c->phase = PHASE_HEADERS;
+		lws_callback_on_writable(wsi);
+	}
+}
+
 /* ---- request handling (lws thread) ------------------------------------- */
 
 static const struct route *route_find(const char *path)
@@ -422,6 +621,8 @@ static void dispatch(struct http *h, struct lws *wsi, struct conn *c)
 /* Starts sending whatever response `c` holds. */
 static int respond_now(struct lws *wsi, struct conn *c)
 {
+	if (c->phase == PHASE_WAIT)
+		return 0; /* answered later (drain_api) */
 	log_debug("http", "%s %s -> %d", method_name(c->method), c->path, c->status);
 	c->phase = PHASE_HEADERS;
 	lws_callback_on_writable(wsi);
@@ -455,6 +656,7 @@ static int on_request(struct http *h, struct lws *wsi, struct conn *c, const cha
 	uint64_t cl = 0;
 	int has_cl;
 
+	pending_drop(h, c);
 	conn_clear(c);
 	c->method = method_of(wsi);
 
@@ -561,6 +763,19 @@ static int write_headers(struct lws *wsi, struct conn *c)
 	                    wsi, (const unsigned char *)"allow:", (const unsigned char *)c->allow,
 	                    (int)strlen(c->allow), &p, end))
 		return -1;
+	if (c->set_cookie[0] &&
+	    lws_add_http_header_by_name(
+	        wsi, (const unsigned char *)"set-cookie:", (const unsigned char *)c->set_cookie,
+	        (int)strlen(c->set_cookie), &p, end))
+		return -1;
+	if (c->retry_after_s > 0) {
+		char ra[16];
+		int n = snprintf(ra, sizeof(ra), "%d", c->retry_after_s);
+
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+		                                (const unsigned char *)ra, n, &p, end))
+			return -1;
+	}
 	if (c->close_after &&
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
 	                                 5, &p, end))
@@ -645,13 +860,17 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		return c ? on_writeable(wsi, c) : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (c)
+		if (c) {
+			pending_drop(h, c);
 			conn_clear(c);
+		}
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return -1; /* no WebSocket without one of our subprotocols */
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		/* http_wake(): later issues drain their queues here */
+		/* http_wake(): answers from api.c's login worker */
+		if (h)
+			drain_api(h);
 		return 0;
 	default:
 		return 0;
@@ -750,6 +969,7 @@ static void *service_main(void *arg)
 	}
 	atomic_store(&h->port, port);
 	(void)health_db(h); /* open now if we can; /healthz retries */
+	(void)api_of(h);    /* the same for the API */
 	log_info("http", "listening on %s (port %d)%s%s", h->listen, port,
 	         h->static_root ? ", dashboard from " : "", h->static_root ? h->static_root : "");
 	set_start_state(h, 1, ctx);
@@ -762,6 +982,8 @@ static void *service_main(void *arg)
 	h->ctx = NULL; /* no lws_cancel_service() from now on */
 	pthread_mutex_unlock(&h->lock);
 	lws_context_destroy(ctx);
+	api_close(h->api); /* after the connections: none waits on its worker now */
+	h->api = NULL;
 	store_close(h->db);
 	h->db = NULL;
 	return NULL;
@@ -839,6 +1061,9 @@ struct http *http_start(const struct http_options *opt)
 	atomic_init(&h->stop, 0);
 	atomic_init(&h->port, 0);
 	h->metrics = opt->metrics;
+	h->cfg = opt->cfg;
+	h->clock = opt->clock;
+	h->ctlq = opt->ctlq;
 	h->listen = strdup(opt->listen);
 	if (!h->listen)
 		goto fail;

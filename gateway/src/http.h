@@ -1,12 +1,16 @@
 /*
  * http — the gateway's one HTTP port, served by libwebsockets on a thread of
- * its own: GET /healthz and GET /metrics now; the dashboard, REST API and
- * WebSocket grow here. Only the lws thread touches lws objects; other
- * threads reach it through http_wake() (lws_cancel_service) and queues.
+ * its own: GET /healthz, GET /metrics, the dashboard's static files and the
+ * REST API under /api/ (api.c); the WebSocket grows here. Only the lws
+ * thread touches lws objects; other threads reach it through http_wake()
+ * (lws_cancel_service) and queues.
  */
 #ifndef PW_HTTP_H
 #define PW_HTTP_H
 
+#include "clock.h"
+#include "config.h"
+#include "ctlq.h"
 #include "metrics.h"
 
 struct http;
@@ -16,6 +20,10 @@ struct http_options {
 	const char *db_path;     /* opened read-only for health checks and reads */
 	const char *static_dir;  /* dashboard/ files; may be NULL for none */
 	struct metrics *metrics; /* borrowed; outlives the server */
+	/* The REST API (api.c) runs when cfg is set; all borrowed, outlive it. */
+	const struct pw_config *cfg;  /* http.session_ttl_s, site, rules */
+	const struct pw_clock *clock; /* the gateway's (possibly virtual) clock */
+	struct ctlq *ctlq;            /* API -> core: new maintenance thresholds */
 };
 
 /* Binds the port and starts the service thread. NULL on failure (logged:

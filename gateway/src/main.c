@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "config.h"
+#include "ctlq.h"
 #include "http.h"
 #include "import.h"
 #include "ingest.h"
@@ -253,6 +254,8 @@ struct core {
 	struct ingest *ingest;
 	struct rulesd *rulesd; /* NULL: rules.enabled false */
 	struct metrics *metrics;
+	struct ctlq *ctlq; /* the API's messages to the core */
+	struct state *state;
 };
 
 /* Core lock held: the idle group commit, then the rules' share (a sweep
@@ -265,6 +268,7 @@ static int flush_core(void *ctx)
 		return PW_EIO;
 	if (c->rulesd)
 		rulesd_tick_locked(c->rulesd, metrics_mqtt_connected(c->metrics));
+	ctlq_apply(c->ctlq, c->state);
 	return PW_OK;
 }
 
@@ -280,6 +284,7 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	struct http *http = NULL;
 	struct mqtt *mqtt = NULL;
 	struct rulesd *rulesd = NULL;
+	struct ctlq *ctlq = NULL;
 	struct core core;
 	struct sigaction sa;
 	int rc = 1;
@@ -293,7 +298,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 
 	metrics = metrics_new();
 	state = state_new(1024);
-	if (!metrics || !state)
+	ctlq = ctlq_new(0);
+	if (!metrics || !state || !ctlq)
 		goto out;
 	store = store_open(cfg->db.path, STORE_READ_WRITE);
 	if (!store)
@@ -319,7 +325,10 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	http = http_start(&(struct http_options){.listen = cfg->http.listen,
 	                                         .db_path = cfg->db.path,
 	                                         .static_dir = static_dir(cfg),
-	                                         .metrics = metrics});
+	                                         .metrics = metrics,
+	                                         .cfg = cfg,
+	                                         .clock = clk,
+	                                         .ctlq = ctlq});
 	if (!http)
 		goto out;
 	snprintf(journal_path, sizeof(journal_path), "%s.journal", cfg->db.path);
@@ -337,7 +346,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	                                        .alerts = rulesd ? rulesd_alerts(rulesd) : NULL});
 	if (!ingest)
 		goto out;
-	core = (struct core){.ingest = ingest, .rulesd = rulesd, .metrics = metrics};
+	core = (struct core){
+	    .ingest = ingest, .rulesd = rulesd, .metrics = metrics, .ctlq = ctlq, .state = state};
 	if (ingest_replay_journal(ingest, &replayed) != PW_OK) {
 		log_error("main", "cannot replay %s into %s", journal_path, cfg->db.path);
 		goto out;
@@ -386,6 +396,7 @@ out:
 	store_close(housekeeping);
 	store_close(store);
 	state_free(state);
+	ctlq_free(ctlq);
 	metrics_free(metrics);
 	return rc;
 }
