@@ -4,7 +4,7 @@
 
 import { evName, h, km, levelChip, num, pct } from './dom.js';
 import { t } from './i18n.js';
-import { dtcStatus, policyKind, serviceKind, wheelName } from './labels.js';
+import { dtcStatus, policyKind, serviceKind, subjectName, wheelName } from './labels.js';
 
 const WHEELS = ['fl', 'fr', 'rl', 'rr'];
 
@@ -24,8 +24,12 @@ export function renderBrief(b, descriptions = {}) {
   const m = b.maintenance;
   if (m) {
     const level = { ok: 'ok', due: 'warning', overdue: 'critical' }[m.state] || 'ok';
+    const over = m.remaining_km < 0 || m.days_remaining < 0;
     dl.append(...row(t('brief_maint_state'), levelChip(level, t('maint_' + m.state)), ' ',
-      t('brief_next_v', { date: m.predicted_date || m.limit_date, km: num(m.remaining_km), days: num(m.days_remaining) })));
+      over
+        ? t('brief_over_v', { date: m.limit_date || m.predicted_date, km: num(Math.max(0, -m.remaining_km)),
+          days: num(Math.max(0, -m.days_remaining)) })
+        : t('brief_next_v', { date: m.predicted_date || m.limit_date, km: num(m.remaining_km), days: num(m.days_remaining) })));
     if (m.daily_km !== null && m.daily_km !== undefined) dl.append(...row(t('brief_daily_km'), km(m.daily_km)));
   }
   const ty = b.tyres;
@@ -68,7 +72,7 @@ export function renderBrief(b, descriptions = {}) {
   const al = b.alerts || [];
   dl.append(...row(t('brief_alerts'), al.length
     ? h('ul', { class: 'plain' }, al.map((a) => h('li', null, levelChip(a.severity), ' ', evName(a.type),
-      a.subject ? ` (${a.subject})` : '')))
+      a.subject ? ` (${subjectName(a)})` : '')))
     : t('none')));
   return dl;
 }

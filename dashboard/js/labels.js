@@ -32,6 +32,12 @@ export const ignitionName = (s) => tr('ignition_', s);
 export const dtcStatus = (s) => tr('dtc_', s);
 export const policyKind = (s) => tr('policy_', s);
 
+/* The alert's subject as a person reads it: a wheel's name, a code, a date. */
+export function subjectName(a) {
+  if (!a.subject) return '';
+  return a.type === 'tyre_pressure' || a.type === 'tyre_tread' ? wheelName(a.subject) : String(a.subject);
+}
+
 /* One line saying what the alert is about, from its event fields. */
 export function describeAlert(a) {
   const d = a.detail || {};

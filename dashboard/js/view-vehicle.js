@@ -11,7 +11,7 @@ import { vehicleCharts } from './charts.js';
 import { ago, clear, dateTime, evName, h, km, levelChip, num } from './dom.js';
 import { t } from './i18n.js';
 import {
-  badgeCell, describeAlert, dtcStatus, ignitionName, serviceKind, statusName, tierName, wheelName,
+  badgeCell, describeAlert, dtcStatus, ignitionName, serviceKind, statusName, subjectName, tierName, wheelName,
 } from './labels.js';
 import { store, subscribe } from './store.js';
 
@@ -81,7 +81,7 @@ export function createVehicleView(main, vin) {
       h('h1', null, v.plate || vin, ' ', h('span', { class: 'muted' }, [v.brand, v.model].filter(Boolean).join(' '))),
       h('div', { class: 'vin muted' }, `${t('field_vin')} ${vin}`),
       h('div', { class: 'head-badges', id: 'vehicle-badges' }, badgeCell(badges))));
-    if (flash) root.append(h('p', { class: `flash ${flash.kind}`, role: 'status' }, flash.text));
+    if (flash) root.append(h('p', { class: `flash ${flash.kind}`, role: 'status' }, flashText(flash)));
 
     const cols = h('div', { class: 'columns' });
     const left = h('div', { class: 'col' });
@@ -163,7 +163,7 @@ export function createVehicleView(main, vin) {
     }, t('act_' + s)));
     return h('li', { class: `alert-card lv-${a.severity}`, dataset: { alertId: String(a.id), type: a.type } },
       h('div', { class: 'alert-title' }, levelChip(a.severity), ' ', h('strong', null, evName(a.type)),
-        a.subject ? ` · ${a.subject}` : '', h('span', { class: 'status-tag' }, statusName(a.status))),
+        a.subject ? ` · ${subjectName(a)}` : '', h('span', { class: 'status-tag' }, statusName(a.status))),
       h('div', { class: 'muted small' }, describeAlert(a), ' · ', t('alert_opened', { t: dateTime(a.opened_ts) })),
       h('label', { for: noteId, class: 'small' }, t('alert_note')), ta,
       h('div', { class: 'actions', role: 'group', 'aria-label': evName(a.type) }, buttons));
@@ -176,9 +176,9 @@ export function createVehicleView(main, vin) {
       await api.updateAlert(a.id, status, note);
       notes.delete(String(a.id));
       ta.value = '';
-      flash = { kind: 'ok', text: t('act_done', { status: statusName(status) }) };
+      flash = { kind: 'ok', status };
     } catch (e) {
-      flash = { kind: 'error', text: e.status === 409 ? t('act_closed') : t('act_failed', { msg: e.message }) };
+      flash = { kind: 'error', closed: e.status === 409, msg: e.message };
     }
     await load();
   }
@@ -203,7 +203,7 @@ export function createVehicleView(main, vin) {
       h('td', null, r.due_date || t('unknown')), h('td', null, levelChip(r.severity)),
       h('td', null, evName(r.type)), h('td', null, r.reason || ''), h('td', null, statusName(r.status))));
     return section('reminders', t('section_reminders'),
-      table([t('col_due'), t('col_severity'), t('col_kind'), t('col_reason'), t('col_action')], rows, t('reminders_none')));
+      table([t('col_due'), t('col_severity'), t('col_kind'), t('col_reason'), t('col_state')], rows, t('reminders_none')));
   }
 
   function servicesCard() {
@@ -250,6 +250,12 @@ export function createVehicleView(main, vin) {
       root.remove();
     },
   };
+}
+
+/* the message after an action, in the language of the moment */
+export function flashText(f) {
+  if (f.kind === 'ok') return t('act_done', { status: statusName(f.status) });
+  return f.closed ? t('act_closed') : t('act_failed', { msg: f.msg });
 }
 
 function pick(o, keys) {

@@ -8,6 +8,7 @@ import { clear, evName, h, levelChip } from './dom.js';
 import { t } from './i18n.js';
 import { statusName } from './labels.js';
 import { subscribe } from './store.js';
+import { flashText } from './view-vehicle.js';
 
 const TABS = [
   { id: 'maintenance', label: 'work_maintenance', types: ['maintenance_due', 'maintenance_overdue'] },
@@ -65,7 +66,7 @@ export function createWorkView(main, params) {
         onclick: () => { tab = x.id; render(); },
       }, t(x.label), h('span', { class: 'count' }, String(rowsFor(x.id).length)))));
     root.append(tablist);
-    if (flash) root.append(h('p', { class: `flash ${flash.kind}`, role: 'status' }, flash.text));
+    if (flash) root.append(h('p', { class: `flash ${flash.kind}`, role: 'status' }, flashText(flash)));
     const panel = h('div', { id: 'work-panel', role: 'tabpanel', 'aria-labelledby': `tab-${tab}` });
     root.append(panel);
     if (error) return panel.append(h('p', { class: 'error', role: 'alert' }, error));
@@ -74,7 +75,7 @@ export function createWorkView(main, params) {
     if (!rows.length) return panel.append(h('p', { class: 'empty' }, t('work_empty')));
     panel.append(h('table', { class: 'grid work' },
       h('thead', null, h('tr', null, [t('col_due'), t('col_severity'), t('col_plate'), t('col_customer'), t('col_phone'),
-        t('col_reason'), t('col_action'), t('col_actions')].map((x) => h('th', { scope: 'col' }, x)))),
+        t('col_reason'), t('col_state'), t('col_actions')].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', null, rows.map((r) => {
         const id = String(r.alert_id ?? r.id);
         const input = h('input', { type: 'text', maxlength: 1000, 'aria-label': t('alert_note'),
@@ -98,9 +99,9 @@ export function createWorkView(main, params) {
   async function act(id, status, note) {
     try {
       await api.updateAlert(id, status, note);
-      flash = { kind: 'ok', text: t('act_done', { status: statusName(status) }) };
+      flash = { kind: 'ok', status };
     } catch (e) {
-      flash = { kind: 'error', text: e.status === 409 ? t('act_closed') : t('act_failed', { msg: e.message }) };
+      flash = { kind: 'error', closed: e.status === 409, msg: e.message };
     }
     load();
   }
