@@ -151,7 +151,7 @@ async function boot() {
   });
   subscribe((kind, a) => {
     if (kind === 'arrival' && a)
-      toast(t('arrival_toast', { plate: a.plate || a.vin, name: a.customer?.name || '', desk: a.desk || '—' }));
+      toast(t('arrival_toast', { plate: a.plate || a.vin, name: a.customer?.name || a.customer_name || '', desk: a.desk || '—' }));
   });
   try {
     startApp(await api.me());
