@@ -200,11 +200,18 @@ export function createListView(main) {
 
   render();
   if (!store.snapshotSeen) {
-    /* the socket may take a moment (or be down): show the list from REST meanwhile */
+    /* the socket may take a moment (or be down): show the list and the
+     * newest alerts from REST meanwhile */
     api.vehicles('', 200, 0).then((r) => {
       if (!store.snapshotSeen) {
         mergeSummaries(r.items);
         schedule();
+      }
+    }).catch(() => {});
+    api.alerts({ status: 'active', limit: 30 }).then((r) => {
+      if (!store.snapshotSeen && !store.alerts.length) {
+        store.alerts = (r.items || []).slice().sort((a, b) => (b.updated_ts || b.opened_ts || 0) - (a.updated_ts || a.opened_ts || 0));
+        renderFeed();
       }
     }).catch(() => {});
   }

@@ -31,6 +31,7 @@ document.getElementById('store-name').textContent = storeName;
 const shown = new Map();
 let page = 0;
 let rotateTimer = null;
+let localIds = 0;
 
 function tick() {
   const now = new Date();
@@ -91,11 +92,12 @@ function render() {
 }
 
 function onFrame(f) {
-  if (f.type !== 'greeting' || f.id === undefined || f.id === null) return;
+  if (f.type !== 'greeting') return;
   const ttl = Number.isFinite(f.ttl_s) && f.ttl_s > 0 ? Math.min(f.ttl_s, 3600) : 120;
-  const old = shown.get(String(f.id));
+  const id = f.id === undefined || f.id === null ? `local-${++localIds}` : String(f.id);
+  const old = shown.get(id);
   /* a greeting sent again (e.g. after a reconnect) keeps its first deadline */
-  shown.set(String(f.id), { g: f, expires: old ? old.expires : Date.now() + ttl * 1000 });
+  shown.set(id, { g: { ...f, id }, expires: old ? old.expires : Date.now() + ttl * 1000 });
   if (!old) {
     /* the newest arrival goes on the page that is showing */
     const n = shown.size;
