@@ -24,7 +24,7 @@ export async function launch() {
 
 /* A page that fails the test on any uncaught page error. */
 export async function newPage(browser, viewport = { width: 1600, height: 1000 }) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN' });
+  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
   const page = await context.newPage();
   page.pageErrors = [];
   page.on('pageerror', (e) => page.pageErrors.push(e.message));
