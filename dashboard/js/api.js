@@ -36,7 +36,9 @@ async function request(method, path, body, { quiet401 = false } = {}) {
   }
   if (!res.ok) {
     if (res.status === 401 && !quiet401) window.dispatchEvent(new CustomEvent('pw:unauthorized'));
-    throw new ApiError(res.status, (data && data.error) || `HTTP ${res.status}`, data);
+    const err = new ApiError(res.status, (data && data.error) || `HTTP ${res.status}`, data);
+    err.retryAfter = Number(res.headers.get('Retry-After')) || null;
+    throw err;
   }
   return data;
 }

@@ -115,7 +115,9 @@ async function onLogin(e) {
     const user = await api.login($('#login-user').value.trim(), $('#login-password').value);
     startApp(user);
   } catch (ex) {
-    err.textContent = ex.status === 401 ? t('login_wrong') : t('login_failed', { msg: ex.message });
+    err.textContent = ex.status === 401 ? t('login_wrong')
+      : ex.status === 429 ? t('login_locked', { s: ex.retryAfter || 60 })
+        : t('login_failed', { msg: ex.message });
     err.hidden = false;
     $('#login-password').select();
   } finally {
