@@ -85,5 +85,32 @@ export async function steps(list, browser) {
     }
   }
   if (browser) await browser.close();
-  process.exit(failed ? 1 : 0);
+  process.exit(failed ? 1 : 0); /* also ends the stdin reader of restartGateway */
+}
+
+/* Asks tests/browser/run to restart the gateway (SIGTERM, start again,
+ * healthy); resolves once it is back. */
+let stdinLines = null;
+export async function restartGateway() {
+  if (!stdinLines) {
+    stdinLines = [];
+    let buf = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        stdinLines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+  process.stdout.write('@@pw restart-gateway\n');
+  const deadline = Date.now() + 60000;
+  while (!stdinLines.length) {
+    if (Date.now() > deadline) throw new Error('no answer to restart-gateway');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const answer = stdinLines.shift();
+  if (answer !== 'ok') throw new Error(`restart-gateway: ${answer}`);
 }

@@ -3,9 +3,11 @@
 // published by pitwall-sim) greets the customer within a second — masked
 // name and plate, the desk — and the greeting leaves after its ttl_s. The
 // console's arrivals page gets the same arrival live, with the brief.
-// (Arrivals are built on branch `arrival`; this test passes once merged.)
+// After a gateway restart both pages reconnect by themselves and the next
+// arrival is greeted too. (Arrivals are built on branch `arrival`; this
+// test passes once merged.)
 
-import { BASE, assert, env, launch, login, newPage, runSim, screenshot, steps } from './lib.mjs';
+import { BASE, assert, env, launch, login, newPage, restartGateway, runSim, screenshot, steps } from './lib.mjs';
 
 const browser = await launch();
 const tv = await newPage(browser, { width: 1920, height: 1080 });
@@ -74,6 +76,19 @@ await steps([
       null, { timeout: Math.max(0, until - Date.now()) + 3000 });
     assert(await tv.isVisible('#idle'), 'idle again');
     await screenshot(tv, 'welcome-idle');
+  }],
+
+  ['after a gateway restart both pages reconnect and the next arrival is greeted', async () => {
+    await restartGateway();
+    await tv.waitForSelector('#link[data-state="open"]', { timeout: 30000 });
+    await consolePage.waitForSelector('#conn[data-state="open"]', { timeout: 30000 });
+    await runSim([{ at_s: 0, plate: env('PW_ARRIVAL2_PLATE'), confidence: 0.93 }]);
+    await tv.waitForSelector('[data-greeting-id]', { timeout: 5000 });
+    const g = await tv.textContent('[data-greeting-id]');
+    const name2 = env('PW_ARRIVAL2_NAME');
+    const honorific2 = `${name2.slice(0, 1)}${env('PW_ARRIVAL2_GENDER') === 'F' ? '女士' : '先生'}`;
+    assert(g.includes(honorific2) && g.includes(`请到 ${env('PW_ARRIVAL2_DESK')} 号前台`), `greeting: ${g}`);
+    assert(!g.includes(name2), 'no full name');
     assert(tv.pageErrors.length === 0 && consolePage.pageErrors.length === 0, 'no page errors');
   }],
 ], browser);
