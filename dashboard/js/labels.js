@@ -60,7 +60,9 @@ export function describeAlert(a) {
       return `${num(d.reported_km)} km < ${num(d.odometer_km)} km`;
     case 'maintenance_due':
     case 'maintenance_overdue':
-      return [d.limit_date || d.predicted_date, d.remaining_km !== undefined ? t('km', { v: num(d.remaining_km) }) : null]
+      return [d.limit_date || d.predicted_date,
+        typeof d.remaining_km === 'number'
+          ? t(d.remaining_km < 0 ? 'km_over' : 'km_left', { v: num(Math.abs(d.remaining_km)) }) : null]
         .filter(Boolean).join(' · ');
     case 'insurance_due':
       return `${d.insurer || ''} ${policyKind(d.policy_kind)} ${d.expiry_date || ''}`;

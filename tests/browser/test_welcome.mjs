@@ -56,6 +56,7 @@ await steps([
     assert(!body.includes(phone), 'no phone');
     ttl = Number(await tv.getAttribute('[data-greeting-id]', 'data-ttl'));
     assert(ttl > 0 && ttl <= 600, `ttl_s ${ttl}`);
+    await tv.waitForTimeout(800); /* the card's fade-in */
     await screenshot(tv, 'welcome-greeting');
   }],
 
