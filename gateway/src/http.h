@@ -7,6 +7,8 @@
 #ifndef PW_HTTP_H
 #define PW_HTTP_H
 
+#include "config.h"
+#include "hub.h"
 #include "metrics.h"
 
 struct http;
@@ -16,6 +18,10 @@ struct http_options {
 	const char *db_path;     /* opened read-only for health checks and reads */
 	const char *static_dir;  /* dashboard/ files; may be NULL for none */
 	struct metrics *metrics; /* borrowed; outlives the server */
+
+	/* /ws (ws.h): the frames' hub (NULL: no /ws) and the config it reads */
+	struct hub *hub;
+	const struct pw_config *cfg;
 };
 
 /* Binds the port and starts the service thread. NULL on failure (logged:
