@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "http.h"
+#include "hub.h"
 #include "import.h"
 #include "ingest.h"
 #include "journal.h"
@@ -34,6 +35,8 @@
 
 #define EXIT_USAGE         2
 #define RETENTION_EVERY_MS (3600LL * 1000)
+#define HUB_FRAMES         4096              /* frames queued for the lws thread ... */
+#define HUB_BYTES          (8 * 1024 * 1024) /* ... and bytes */
 
 static atomic_int stop_requested; /* the one global: set by the signal handler */
 
@@ -245,6 +248,12 @@ static void purge_positions(struct store *st, const struct pw_config *cfg,
 		         cfg->db.retention_days);
 }
 
+/* The hub's wake: the lws thread drains it (any thread). */
+static void wake_http(void *ctx)
+{
+	http_wake(ctx);
+}
+
 struct core {
 	struct ingest *ingest;
 	struct rulesd *rulesd; /* NULL: rules.enabled false */
@@ -276,6 +285,7 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	struct http *http = NULL;
 	struct mqtt *mqtt = NULL;
 	struct rulesd *rulesd = NULL;
+	struct hub *hub = NULL;
 	struct core core;
 	struct sigaction sa;
 	int rc = 1;
@@ -289,7 +299,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 
 	metrics = metrics_new();
 	state = state_new(1024);
-	if (!metrics || !state)
+	hub = hub_new(HUB_FRAMES, HUB_BYTES);
+	if (!metrics || !state || !hub)
 		goto out;
 	store = store_open(cfg->db.path, STORE_READ_WRITE);
 	if (!store)
@@ -306,8 +317,12 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	log_info("main", "pitwall %s: site %s, database %s, %zu vehicles", PW_VERSION, cfg->site.id,
 	         cfg->db.path, state_count(state));
 	if (cfg->rules.enabled) {
-		rulesd = rulesd_open(&(struct rulesd_options){
-		    .cfg = cfg, .clock = clk, .store = store, .state = state, .metrics = metrics});
+		rulesd = rulesd_open(&(struct rulesd_options){.cfg = cfg,
+		                                              .clock = clk,
+		                                              .store = store,
+		                                              .state = state,
+		                                              .metrics = metrics,
+		                                              .hub = hub});
 		if (!rulesd)
 			goto out;
 	}
@@ -315,22 +330,28 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	http = http_start(&(struct http_options){.listen = cfg->http.listen,
 	                                         .db_path = cfg->db.path,
 	                                         .static_dir = static_dir(cfg),
-	                                         .metrics = metrics});
+	                                         .metrics = metrics,
+	                                         .hub = hub,
+	                                         .cfg = cfg});
 	if (!http)
 		goto out;
+	hub_set_wake(hub, wake_http, http);
 	snprintf(journal_path, sizeof(journal_path), "%s.journal", cfg->db.path);
 	journal = journal_open(journal_path);
 	if (!journal)
 		goto out;
-	ingest =
-	    ingest_new(&(struct ingest_options){.site_id = cfg->site.id,
-	                                        .clock = clk,
-	                                        .metrics = metrics,
-	                                        .store = store,
-	                                        .state = state,
-	                                        .history_interval_s = cfg->db.history_interval_s,
-	                                        .journal = journal,
-	                                        .alerts = rulesd ? rulesd_alerts(rulesd) : NULL});
+	ingest = ingest_new(
+	    &(struct ingest_options){.site_id = cfg->site.id,
+	                             .clock = clk,
+	                             .metrics = metrics,
+	                             .store = store,
+	                             .state = state,
+	                             .history_interval_s = cfg->db.history_interval_s,
+	                             .journal = journal,
+	                             .alerts = rulesd ? rulesd_alerts(rulesd) : NULL,
+	                             .hub = hub,
+	                             .rules = &cfg->rules,
+	                             .frame_interval_ms = cfg->http.ws_vehicle_interval_ms});
 	if (!ingest)
 		goto out;
 	core = (struct core){.ingest = ingest, .rulesd = rulesd, .metrics = metrics};
@@ -379,6 +400,7 @@ out:
 	rulesd_close(rulesd);
 	journal_close(journal);
 	http_stop(http);
+	hub_free(hub); /* after everything that pushes or drains */
 	store_close(housekeeping);
 	store_close(store);
 	state_free(state);
