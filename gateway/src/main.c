@@ -1,7 +1,8 @@
 /*
  * main — wires the gateway: parse options, load config, open the store,
  * reload state, start HTTP and MQTT, wait for SIGTERM/SIGINT, stop in
- * reverse order. Sub-commands (version, import, sweep) dispatch from here.
+ * reverse order. Sub-commands (version, import, sweep, user, display)
+ * dispatch from here.
  *
  * Exit status (CONTRACT "Programs"): 0 ok; 2 bad usage, bad config or bad
  * input file; 1 runtime failure.
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
@@ -52,6 +54,8 @@ static const char usage_text[] =
     "               [--log-level error|warn|info|debug]\n"
     "       pitwall import --db FILE KIND FILE.csv\n"
     "       pitwall sweep [--config FILE] [--db FILE] [--now ISO8601]\n"
+    "       pitwall user add|list|disable ...     (pitwall user --help)\n"
+    "       pitwall display add|list ...          (pitwall display --help)\n"
     "       pitwall version\n"
     "\n"
     "Runs the Pitwall gateway: subscribes to vehicle telemetry on the MQTT broker,\n"
@@ -422,6 +426,8 @@ int main(int argc, char **argv)
 		return import_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
 		return sweep_main(argc - 1, argv + 1);
+	if (argc > 1 && (strcmp(argv[1], "user") == 0 || strcmp(argv[1], "display") == 0))
+		return auth_main(argc - 1, argv + 1);
 	if (parse_cli(argc, argv, &cli) != PW_OK)
 		return EXIT_USAGE;
 	if (load_config(&cli, &cfg, &clk) != PW_OK)
