@@ -70,8 +70,8 @@ struct client {
 	uint64_t replay_end; /* below it, only vehicle frames (replayed after a snapshot) */
 	unsigned char *snap; /* LWS_PRE + snap_len, being sent */
 	size_t snap_len, snap_sent;
-	size_t rx_len; /* bytes of the client message being received */
-	char user_id[AUTH_USER_MAX + 1];
+	size_t rx_len;                       /* bytes of the client message being received */
+	char user_id[AUTH_DISPLAY_MAX + 16]; /* the user, or "display:<name>" (logs, audit) */
 	char remote[64];
 };
 _Static_assert(sizeof(struct client) <= WS_SESSION_BYTES, "WS_SESSION_BYTES too small");
@@ -296,7 +296,7 @@ static int on_filter(struct ws *w, struct lws *wsi, struct client *c, int channe
 			return refuse(wsi, "no live session", c->remote);
 		snprintf(c->user_id, sizeof(c->user_id), "%s", u.user_id);
 	} else {
-		char name[AUTH_USER_MAX - 8]; /* "display:" + name is the audit's user */
+		char name[AUTH_DISPLAY_MAX + 1];
 		const char *token = lws_get_urlarg_by_name(wsi, "display=", buf, (int)sizeof(buf));
 
 		if (!token || strlen(token) != AUTH_TOKEN_HEX)

@@ -14,16 +14,18 @@
   rate without it; its lost frames are counted, and once it reads again it
   gets a fresh snapshot (a resync) and live frames after it.
 
-Sessions and display tokens are rows whose key is the SHA-256 of a token
-made here (auth.h's storage), so the test needs neither the login API nor
-the user command.
+Users and display tokens come from `pitwall user add` and `pitwall display
+add`; a session is a row keyed by the SHA-256 of a token made here (auth.h's
+storage), so the test does not need the login API (branch `api`).
 """
 import hashlib
 import json
 import os
+import re
 import secrets
 import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -31,16 +33,28 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import wslite  # noqa: E402
-from harness import Broker, Gateway, Workdir, make_vin, now_ms, telemetry, topic  # noqa: E402
+from harness import (PITWALL, Broker, Gateway, Workdir, make_vin, now_ms,  # noqa: E402
+                     telemetry, topic)
 
 ALLOWED = "https://console.example.test"
 
 
+def add_user(wd, db, user):
+    """A console user through `pitwall user add`, as an operator would."""
+    pw = wd.file("password.txt")
+    with open(pw, "w") as f:
+        f.write("correct horse battery\n")
+    p = subprocess.run([PITWALL, "user", "add", "--db", db, user, "--name", "李娜",
+                        "--role", "advisor", "--password-file", pw],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
 def add_session(db, user="li.na", ttl_s=3600):
+    """A session row as auth_session_create writes it: the SHA-256 (hex) of
+    the token's hex text (the login API lives on another branch)."""
     token = secrets.token_hex(32)
     con = sqlite3.connect(db, timeout=10)
-    con.execute("INSERT OR IGNORE INTO user (user_id, name, role, password_hash, created_ms) "
-                "VALUES (?, '李娜', 'advisor', 'x', ?)", (user, now_ms()))
     con.execute("INSERT INTO session VALUES (?, ?, ?, ?)",
                 (hashlib.sha256(token.encode()).hexdigest(), user, now_ms(),
                  now_ms() + ttl_s * 1000))
@@ -50,13 +64,11 @@ def add_session(db, user="li.na", ttl_s=3600):
 
 
 def add_display(db, name="entrance-1"):
-    token = secrets.token_hex(32)
-    con = sqlite3.connect(db, timeout=10)
-    con.execute("INSERT INTO display VALUES (?, ?, ?)",
-                (name, hashlib.sha256(token.encode()).hexdigest(), now_ms()))
-    con.commit()
-    con.close()
-    return token
+    """A display token from `pitwall display add`."""
+    p = subprocess.run([PITWALL, "display", "add", "--db", db, name],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return re.search(r"^token: ([0-9a-f]{64})$", p.stdout, re.M).group(1)
 
 
 class Setup:
@@ -70,6 +82,7 @@ class Setup:
         self.gw = Gateway(self.wd, self.broker, config=cfg).start()
         self.port = self.gw.http_port
         self.origin = f"http://127.0.0.1:{self.port}"
+        add_user(self.wd, self.gw.db, "li.na")
         self.token = add_session(self.gw.db)
         self.pub = self.broker.client(f"pub-{name}-{os.getpid()}")
 
@@ -190,6 +203,7 @@ def test_handshake_refusals():
         assert refused(lambda: s.advisor(origin="")) == 403  # no Origin header at all
         assert refused(lambda: s.advisor(cookie=None)) == 403
         assert refused(lambda: s.advisor(cookie="pw_session=" + "0" * 64)) == 403
+        add_user(s.wd, s.gw.db, "old")
         expired = add_session(s.gw.db, user="old", ttl_s=-10)
         assert refused(lambda: s.advisor(cookie=f"pw_session={expired}")) == 403
         assert refused(lambda: s.advisor(path="/other")) == 403
