@@ -40,6 +40,7 @@
 #include "store.h"
 
 #define WRITES_MAX    16          /* frames written per WRITEABLE callback */
+#define RING_CAP_KEEP 2048        /* a ring slot keeps a buffer this big: a vehicle frame fits */
 #define SNAP_CHUNK    (16 * 1024) /* snapshot bytes per fragment */
 #define DB_BUSY_MS    250         /* the lws thread never waits longer for SQLite */
 #define DB_RETRY_S    1
@@ -57,7 +58,9 @@ struct slot {
 	int vehicle;      /* a vehicle frame (it has a vin): replayed after a snapshot */
 	int channel;
 	size_t len;
-	unsigned char *buf; /* LWS_PRE + len */
+	unsigned char *buf; /* LWS_PRE + len used of cap: kept when the slot is
+	                     * reused, so a steady stream allocates nothing */
+	size_t cap;
 };
 
 struct client {
@@ -114,9 +117,7 @@ static void ring_evict(struct ws *w)
 		metrics_count_ws_dropped(w->opt.metrics, lost);
 
 	w->ring_bytes -= s->len;
-	free(s->buf);
-	s->buf = NULL;
-	s->len = 0;
+	s->len = 0; /* the buffer stays for the slot's next frame */
 	w->tail++;
 }
 
@@ -125,8 +126,8 @@ void ws_free(struct ws *w)
 	if (!w)
 		return;
 	w->clients = NULL; /* their memory went with the lws context */
-	while (w->tail < w->head)
-		ring_evict(w);
+	for (size_t i = 0; i < WS_RING_FRAMES; i++)
+		free(w->ring[i].buf);
 	snapshot_close(w->snap);
 	store_close(w->db);
 	free(w);
@@ -183,27 +184,33 @@ static uint64_t replay_from(const struct ws *w)
 static void ring_add(void *ctx, const struct hub_frame *f)
 {
 	struct ws *w = ctx;
-	unsigned char *buf = malloc(LWS_PRE + f->len);
+	size_t need = LWS_PRE + f->len;
 	struct slot *s;
 
-	if (!buf) {
-		/* lost: every client behind it resyncs */
-		count_dropped(w, 1);
-		while (w->tail < w->head)
-			ring_evict(w);
-		return;
-	}
-	memcpy(buf + LWS_PRE, f->json, f->len);
 	while (w->tail < w->head &&
 	       (w->head - w->tail >= WS_RING_FRAMES || w->ring_bytes + f->len > WS_RING_BYTES))
 		ring_evict(w);
 	s = &w->ring[w->head % WS_RING_FRAMES];
+	if (s->cap < need || (s->cap > 4 * need && s->cap > RING_CAP_KEEP)) {
+		/* too small, or a long frame's buffer not worth keeping */
+		free(s->buf);
+		s->cap = need > RING_CAP_KEEP ? need : RING_CAP_KEEP;
+		s->buf = malloc(s->cap);
+		if (!s->buf) {
+			/* lost: every client behind it resyncs */
+			s->cap = 0;
+			count_dropped(w, 1);
+			while (w->tail < w->head)
+				ring_evict(w);
+			return;
+		}
+	}
+	memcpy(s->buf + LWS_PRE, f->json, f->len);
 	s->seq = w->head++;
 	s->added_ms = monotonic_ms();
 	s->vehicle = f->vin[0] != '\0';
 	s->channel = f->channel;
 	s->len = f->len;
-	s->buf = buf;
 	w->ring_bytes += f->len;
 }
 
