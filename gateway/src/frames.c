@@ -3,8 +3,8 @@
  * frames.h for the promises).
  *
  * Rendering appends to the caller's buffer through a small cursor (`struct
- * out`): fixed text with memcpy, numbers with one snprintf each (%.10g for
- * the doubles, %.7g for the floats decode stored, so 12.4 stays "12.4").
+ * out`): fixed text with memcpy, numbers by put_num (10 significant digits
+ * for the doubles, 7 for the floats decode stored, so 12.4 stays "12.4").
  * Decode has range-checked every value, so nothing here needs escaping:
  * VINs and DTC codes are [A-Z0-9] by contract.
  */
@@ -138,12 +138,62 @@ static void put_fmt(struct out *o, const char *fmt, ...)
 	o->p += n;
 }
 
+/* A number with `sig` significant digits (trailing zeros dropped), as
+ * %.*g would print it, by integer arithmetic: snprintf's float formatting
+ * is most of a frame's cost. Telemetry stays below 1e9 in magnitude
+ * (decode's ranges); 0 < |x| < 0.1 is rare and goes to snprintf. */
+static void put_num(struct out *o, double x, int sig)
+{
+	static const uint64_t pow10[] = {1,         10,         100,           1000,
+	                                 10000,     100000,     1000000,       10000000,
+	                                 100000000, 1000000000, 10000000000ULL};
+	char tmp[32], *p = tmp + sizeof(tmp);
+	double ax = fabs(x);
+	int ip_digits = 1, decimals;
+	uint64_t scaled, ip, frac;
+
+	if (!(ax < 1e9) || (ax != 0 && ax < 0.1) || sig > 10) {
+		put_fmt(o, "%.*g", sig, x);
+		return;
+	}
+	if (ax < 1)
+		ip_digits = 0; /* 0.1 .. 1: the first decimal is significant */
+	while (ip_digits < 9 && ax >= (double)pow10[ip_digits])
+		ip_digits++;
+	decimals = sig - ip_digits;
+	if (decimals < 0)
+		decimals = 0;
+	scaled = (uint64_t)(ax * (double)pow10[decimals] + 0.5);
+	ip = scaled / pow10[decimals];
+	frac = scaled % pow10[decimals];
+	if (frac) {
+		int d = decimals;
+
+		while (frac % 10 == 0) {
+			frac /= 10;
+			d--;
+		}
+		while (d-- > 0) {
+			*--p = (char)('0' + frac % 10);
+			frac /= 10;
+		}
+		*--p = '.';
+	}
+	do {
+		*--p = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip);
+	if (x < 0 && scaled)
+		*--p = '-';
+	put(o, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 static void put_double(struct out *o, int has, double x)
 {
 	if (!has || !isfinite(x))
 		PUT_LIT(o, "null");
 	else
-		put_fmt(o, "%.10g", x);
+		put_num(o, x, 10);
 }
 
 static void put_float(struct out *o, int has, float x)
@@ -151,7 +201,7 @@ static void put_float(struct out *o, int has, float x)
 	if (!has || !isfinite(x))
 		PUT_LIT(o, "null");
 	else
-		put_fmt(o, "%.7g", (double)x);
+		put_num(o, (double)x, 7);
 }
 
 static const char *ignition_name(int ign)

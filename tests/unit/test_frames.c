@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,48 @@ static void test_render_longest_fits(void **state)
 	json_decref(j);
 	assert_int_equal(frames_render_vehicle(&v, &b, small, sizeof(small), &len), PW_ERANGE);
 	assert_int_equal(frames_render_vehicle(&v, &b, small, 0, &len), PW_ERANGE);
+}
+
+/* Numbers are printed by integer arithmetic, not snprintf: every value
+ * reads back as the float (7 significant digits) or double (10) it was. */
+static void test_numbers(void **state)
+{
+	struct pw_vehicle v;
+	const float fixed[] = {0.0f,      -0.0f,   0.5f,       1.0f,   12.4f,  99.99f,
+	                       100.0f,    -60.0f,  -12.5f,     -0.04f, 0.001f, 230.0f,
+	                       999.9999f, 1000.0f, 0.0000012f, 7.2f};
+	unsigned seed = 12345;
+
+	(void)state;
+	vehicle_full(&v);
+	for (int i = 0; i < 20000; i++) {
+		json_t *j, *fl;
+		float f;
+		double d, got;
+
+		if (i < (int)PW_ARRAY_LEN(fixed)) {
+			f = fixed[i];
+			d = fixed[i] * 1000.0;
+		} else {
+			seed = seed * 1103515245u + 12345u;
+			f = (float)((double)(seed % 2000001u) / 1000.0 - 1000.0); /* -1000..1000 */
+			seed = seed * 1103515245u + 12345u;
+			d = (double)seed / 4294967296.0 * 2000000.0;
+			if (i % 7 == 0)
+				f = (float)((int)f); /* integers too */
+		}
+		v.latest.tires[0].temp_c = f;
+		v.latest.odometer_km = d;
+		j = render(&v);
+		fl = json_object_get(json_object_get(j, "tires"), "fl");
+		got = json_number_value(json_object_get(fl, "temp_c"));
+		if (fabs(got - (double)f) > 1e-6 * fabs((double)f) + 1e-9)
+			fail_msg("float %.9g came back as %.9g", (double)f, got);
+		got = json_number_value(json_object_get(j, "odometer_km"));
+		if (fabs(got - d) > 1e-9 * fabs(d) + 1e-9)
+			fail_msg("double %.17g came back as %.17g", d, got);
+		json_decref(j);
+	}
 }
 
 static void test_badges(void **state)
@@ -365,6 +408,7 @@ int main(void)
 	    cmocka_unit_test(test_render_full),
 	    cmocka_unit_test(test_render_never_reported),
 	    cmocka_unit_test(test_render_longest_fits),
+	    cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_badges),
 	    cmocka_unit_test(test_throttle),
 	    cmocka_unit_test(test_event_frames),
