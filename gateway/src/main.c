@@ -252,10 +252,13 @@ static void purge_positions(struct store *st, const struct pw_config *cfg,
 		         cfg->db.retention_days);
 }
 
-/* The hub's wake: the lws thread drains it (any thread). */
-static void wake_http(void *ctx)
+/* The hub's wake (any thread): only a flag; the main loop wakes the lws
+ * thread at its next tick. A wake-up costs both threads a few syscalls and
+ * a context switch, so ingest never pays it per frame: at most one per
+ * tick (20 ms), which is also all the latency it adds for a browser. */
+static void note_frames(void *ctx)
 {
-	http_wake(ctx);
+	atomic_store((atomic_int *)ctx, 1);
 }
 
 struct core {
@@ -290,6 +293,7 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	struct mqtt *mqtt = NULL;
 	struct rulesd *rulesd = NULL;
 	struct hub *hub = NULL;
+	atomic_int frames_waiting = 0;
 	struct core core;
 	struct sigaction sa;
 	int rc = 1;
@@ -339,7 +343,7 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	                                         .cfg = cfg});
 	if (!http)
 		goto out;
-	hub_set_wake(hub, wake_http, http);
+	hub_set_wake(hub, note_frames, &frames_waiting);
 	snprintf(journal_path, sizeof(journal_path), "%s.journal", cfg->db.path);
 	journal = journal_open(journal_path);
 	if (!journal)
@@ -382,6 +386,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 		}
 		if (rulesd)
 			rulesd_publish(rulesd, mqtt); /* not under the core lock */
+		if (atomic_exchange(&frames_waiting, 0))
+			http_wake(http); /* the lws thread drains the hub */
 		if (now >= next_checkpoint_ms) {
 			store_checkpoint(housekeeping, NULL);
 			next_checkpoint_ms = now + 1000;

@@ -288,17 +288,19 @@ def test_client_that_never_reads():
         vehicles = [make_vin(300 + i) for i in range(50)]
         ingest_run(s, 500, vehicles, 1)  # warm-up: vehicles exist, SQLite pages cached
         # alone and with a client that never reads (a tiny receive buffer),
-        # twice each, interleaved; the better of each pair is compared
+        # three times each, interleaved; the best of each is compared (the
+        # machine runs other jobs too)
         t_alone, t_stuck, seq = [], [], 1000
         dropped0 = s.gw.metric("pitwall_ws_frames_dropped_total")
         resync0 = s.gw.metric("pitwall_ws_resyncs_total")
-        for rnd in range(2):
+        rounds = 3
+        for rnd in range(rounds):
             t_alone.append(ingest_run(s, n, vehicles, seq))
             stuck = s.advisor(recv_buffer=4096)
             t_stuck.append(ingest_run(s, n, vehicles, seq + 50000))
             assert s.gw.metric("pitwall_ws_clients") == 1
             seq += 100000
-            if rnd == 0:
+            if rnd < rounds - 1:
                 stuck.sock.close()
                 deadline = time.time() + 10
                 while s.gw.metric("pitwall_ws_clients") != 0 and time.time() < deadline:
@@ -314,11 +316,12 @@ def test_client_that_never_reads():
         # it reads again: what the kernel held, then (overtaken) a fresh
         # snapshot, then live frames: it ends up with every vehicle's last state
         assert stuck.recv_json()["type"] == "snapshot"  # the one on connect
-        s.publish(vehicles[0], 170000, ignition="off")
+        p_seq = seq  # above every seq so far
+        s.publish(vehicles[0], p_seq, ignition="off")
         last = seq - 100000 + 50000 + (n - 1) // len(vehicles)
         state, snaps = {}, 0
         deadline = time.time() + 30
-        while state.get(vehicles[0]) != 170000:
+        while state.get(vehicles[0]) != p_seq:
             f = stuck.recv_json(timeout=max(0.1, deadline - time.time()))
             if f["type"] == "snapshot":
                 snaps += 1
@@ -350,8 +353,8 @@ def test_client_that_never_reads():
         t = threading.Thread(target=read)
         t.start()
         try:
-            ingest_run(s, 2000, vehicles, 200000)
-            final = 200000 + (2000 - 1) // len(vehicles)
+            ingest_run(s, 2000, vehicles, seq + 100000)
+            final = seq + 100000 + (2000 - 1) // len(vehicles)
             deadline = time.time() + 30
             while time.time() < deadline and any(seqs.get(v) != final for v in vehicles):
                 time.sleep(0.1)
