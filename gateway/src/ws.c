@@ -46,6 +46,7 @@
 #define DB_RETRY_S    1
 #define CUSTOMERS_MAX (200 * 24) /* audit: the customer ids a snapshot shows */
 #define HDR_MAX       512
+#define COOKIE_MAX    4096 /* a Cookie header carries the site's other cookies too */
 /* A snapshot reads SQLite, which the core's group commit fills a little
  * after a message's frame is pushed (batch_max_ms, 50 by default): the
  * vehicle frames of this last stretch are sent again after a snapshot,
@@ -293,11 +294,11 @@ static int on_filter(struct ws *w, struct lws *wsi, struct client *c, int channe
 	if (!db)
 		return refuse(wsi, "database unavailable", c->remote);
 	if (channel == HUB_ADVISOR) {
-		char token[AUTH_TOKEN_HEX + 1];
+		char token[AUTH_TOKEN_HEX + 1], cookie[COOKIE_MAX];
 		struct auth_user u;
 
-		if (hdr(wsi, WSI_TOKEN_HTTP_COOKIE, buf, sizeof(buf)) ||
-		    auth_cookie_token(buf, token) != PW_OK)
+		if (hdr(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie)) ||
+		    auth_cookie_token(cookie, token) != PW_OK)
 			return refuse(wsi, "no session cookie", c->remote);
 		if (auth_session_lookup(db, token, clock_real_ms(), &u) != PW_OK)
 			return refuse(wsi, "no live session", c->remote);
