@@ -473,15 +473,18 @@ static void shown(struct call *k, const char *id)
 static int audit_write(struct call *k)
 {
 	char action[512];
-	int n = snprintf(action, sizeof(action), "%s %s", k->rq->method, k->rq->path);
+	int n = snprintf(action, sizeof(action), "%s %s", k->rq->method, k->rq->path), rc;
 
 	if (!k->n_customers || !k->has_user)
 		return PW_OK;
 	for (int i = 0; i < k->rq->n_args && n > 0 && (size_t)n < sizeof(action); i++)
 		n += snprintf(action + n, sizeof(action) - (size_t)n, "%c%s", i ? '&' : '?',
 		              k->rq->args[i]);
-	if (auth_audit(k->a->db, clock_real_ms(), k->user.user_id,
-	               k->rq->remote ? k->rq->remote : "", action, k->customers) != PW_OK) {
+	wgate_enter(k->a->opt.gate);
+	rc = auth_audit(k->a->db, clock_real_ms(), k->user.user_id,
+	                k->rq->remote ? k->rq->remote : "", action, k->customers);
+	wgate_leave(k->a->opt.gate);
+	if (rc != PW_OK) {
 		log_error("api", "cannot write the audit row for %s %s", k->rq->method,
 		          k->rq->path);
 		return PW_EIO;
@@ -1440,7 +1443,9 @@ static void h_alert_post(struct call *k)
 			return;
 		}
 	}
+	wgate_enter(a->opt.gate);
 	if (exec(a, "BEGIN IMMEDIATE") != PW_OK) {
+		wgate_leave(a->opt.gate);
 		json_decref(body);
 		reply_error(k, 500, "internal error");
 		return;
@@ -1448,10 +1453,12 @@ static void h_alert_post(struct call *k)
 	rc = alerts_set_status(a->al, id, status, k->user.user_id, note, k->now_ms);
 	json_decref(body);
 	if (rc == PW_OK && exec(a, "COMMIT") == PW_OK) {
+		wgate_leave(a->opt.gate);
 		reply_alert(k, id);
 		return;
 	}
 	rollback(a);
+	wgate_leave(a->opt.gate);
 	if (rc == PW_ENOTFOUND)
 		reply_error(k, 404, "no such alert");
 	else if (rc == PW_EEXIST)
@@ -1598,7 +1605,9 @@ static void post_row(struct call *k, enum import_kind kind)
 	}
 	import_report_init(rep, "request");
 	a->n_thr = 0;
+	wgate_enter(a->opt.gate);
 	if (exec(a, "BEGIN IMMEDIATE") != PW_OK) {
+		wgate_leave(a->opt.gate);
 		reply_error(k, 500, "internal error");
 		goto out;
 	}
@@ -1606,6 +1615,7 @@ static void post_row(struct call *k, enum import_kind kind)
 	if (rc == PW_OK && kind == IMPORT_SERVICES)
 		rc = sweep_vehicle(a->sw, fields[1], k->now_ms);
 	if (rc == PW_OK && exec(a, "COMMIT") == PW_OK) {
+		wgate_leave(a->opt.gate);
 		for (int i = 0; i < a->n_thr; i++)
 			if (ctlq_push_thresholds(a->opt.ctlq, a->thr[i].vin, a->thr[i].due_km,
 			                         a->thr[i].limit_km) == PW_EBUSY)
@@ -1617,6 +1627,7 @@ static void post_row(struct call *k, enum import_kind kind)
 		goto out;
 	}
 	rollback(a);
+	wgate_leave(a->opt.gate);
 	if (rc == PW_EINVAL)
 		reply_fields(k, rep);
 	else
@@ -1705,11 +1716,26 @@ static void h_logout(struct call *k)
 {
 	char token[AUTH_TOKEN_HEX + 1];
 
-	if (k->rq->cookie && auth_cookie_token(k->rq->cookie, token) == PW_OK &&
-	    auth_session_delete(k->a->db, token) != PW_OK)
-		log_warn("api", "cannot delete a session");
+	if (k->rq->cookie && auth_cookie_token(k->rq->cookie, token) == PW_OK) {
+		wgate_enter(k->a->opt.gate);
+		if (auth_session_delete(k->a->db, token) != PW_OK)
+			log_warn("api", "cannot delete a session");
+		wgate_leave(k->a->opt.gate);
+	}
 	clear_cookie(k->out);
 	reply_none(k, 204);
+}
+
+/* A new session, written through the gate. */
+static int session_create_gated(struct api *a, const char *user_id, int64_t now,
+                                char token[AUTH_TOKEN_HEX + 1])
+{
+	int rc;
+
+	wgate_enter(a->opt.gate);
+	rc = auth_session_create(a->db, user_id, now, a->opt.cfg->http.session_ttl_s, token);
+	wgate_leave(a->opt.gate);
+	return rc;
 }
 
 static struct fail_slot *fail_find(struct api *a, const char *user, int create, int64_t now)
@@ -1882,8 +1908,7 @@ int api_take_done(struct api *a, uint64_t *ticket, struct api_response *out)
 		fail_note(a, job->typed, now);
 		log_info("api", "failed login for '%s'", job->typed);
 		reply_error(&k, 401, "wrong user or password");
-	} else if ((rc = auth_session_create(a->db, job->user.user_id, now,
-	                                     a->opt.cfg->http.session_ttl_s, token)) != PW_OK) {
+	} else if ((rc = session_create_gated(a, job->user.user_id, now, token)) != PW_OK) {
 		/* disabled while its password was being checked: as a wrong one */
 		reply_error(&k, rc == PW_ENOTFOUND ? 401 : 500,
 		            rc == PW_ENOTFOUND ? "wrong user or password" : "internal error");
@@ -1897,8 +1922,10 @@ int api_take_done(struct api *a, uint64_t *ticket, struct api_response *out)
 		         a->opt.cfg->http.session_ttl_s);
 		memset(token, 0, sizeof(token));
 		log_info("api", "%s signed in", job->user.user_id);
+		wgate_enter(a->opt.gate);
 		if (auth_session_purge(a->db, now, NULL) != PW_OK) /* expired ones, now and then */
 			log_warn("api", "cannot purge expired sessions");
+		wgate_leave(a->opt.gate);
 		reply_json(&k, 200, user_json(&job->user));
 	}
 	free(job);

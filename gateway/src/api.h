@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "ctlq.h"
+#include "wgate.h"
 
 #define API_ARGS_MAX       32  /* query arguments looked at */
 #define API_COOKIE_MAX     256 /* a Set-Cookie value */
@@ -36,6 +37,7 @@ struct api_options {
 	const struct pw_clock *clock;
 	const char *db_path;     /* opened read-write (the core migrated it) */
 	struct ctlq *ctlq;       /* borrowed; may be NULL (no core to tell) */
+	struct wgate *gate;      /* every write passes it (wgate.h); NULL: none */
 	void (*wake)(void *ctx); /* any thread: wake the lws loop */
 	void *wake_ctx;
 };

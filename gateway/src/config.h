@@ -48,9 +48,9 @@ struct pw_http_config {
 	int n_allowed_origins;
 	char allowed_origins[PW_ORIGINS_MAX][256]; /* extra Origins for /ws besides same-origin */
 	char static_dir[PW_PATH_MAX];              /* "" = dashboard/ found next to the binary */
-	int session_ttl_s;           /* console session lifetime, default 28800 (8 h) */
-	int ws_snapshot_max;         /* vehicles in a WebSocket snapshot, default 2000 */
-	int ws_vehicle_interval_ms;  /* a vehicle frame at most this often, default 1000 */
+	int session_ttl_s;          /* console session lifetime, default 28800 (8 h) */
+	int ws_snapshot_max;        /* vehicles in a WebSocket snapshot, default 2000 */
+	int ws_vehicle_interval_ms; /* a vehicle frame at most this often, default 1000 */
 };
 
 #define PW_PLANS_MAX 16

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "pw.h"
 #include "store.h"
+#include "ws.h"
 
 #define BODY_MAX          (64 * 1024)   /* contract: a larger request body is a 413 */
 #define DRAIN_MAX         (1024 * 1024) /* a larger declared body is not read at all */
@@ -89,6 +90,8 @@ struct http {
 	const struct pw_config *cfg; /* NULL: no API */
 	const struct pw_clock *clock;
 	struct ctlq *ctlq;
+	struct wgate *gate;
+	struct ws *ws; /* NULL: no /ws */
 
 	pthread_t thread;
 	atomic_int stop;
@@ -389,6 +392,7 @@ static struct api *api_of(struct http *h)
 	                                        .clock = h->clock,
 	                                        .db_path = h->db_path,
 	                                        .ctlq = h->ctlq,
+	                                        .gate = h->gate,
 	                                        .wake = wake_cb,
 	                                        .wake_ctx = h});
 	if (!h->api)
@@ -868,19 +872,30 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return -1; /* no WebSocket without one of our subprotocols */
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		/* http_wake(): answers from api.c's login worker */
-		if (h)
+		/* http_wake(): answers from api.c's login worker, frames for /ws */
+		if (h) {
 			drain_api(h);
+			ws_service(h->ws);
+		}
 		return 0;
 	default:
 		return 0;
 	}
 }
 
-/* protocols[0] takes plain HTTP. WebSocket subprotocols are appended here
- * (pitwall.advisor.v1, pitwall.welcome.v1) by the issues that add /ws. */
+static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+	struct http *h = lws_context_user(lws_get_context(wsi));
+
+	return ws_callback(h->ws, wsi, reason, user, in, len);
+}
+
+/* protocols[0] takes plain HTTP; then the /ws subprotocols (ws.c). */
 static const struct lws_protocols protocols[] = {
     {"http", callback_http, sizeof(struct conn), 0, 0, NULL, 0},
+    {WS_PROTOCOL_ADVISOR, callback_ws, WS_SESSION_BYTES, WS_RX_MAX, WS_ID_ADVISOR, NULL, 0},
+    {WS_PROTOCOL_WELCOME, callback_ws, WS_SESSION_BYTES, WS_RX_MAX, WS_ID_WELCOME, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -1043,6 +1058,7 @@ static void http_free(struct http *h)
 	free(h->iface);
 	free(h->db_path);
 	free(h->static_root);
+	ws_free(h->ws);
 	free(h);
 }
 
@@ -1064,6 +1080,7 @@ struct http *http_start(const struct http_options *opt)
 	h->cfg = opt->cfg;
 	h->clock = opt->clock;
 	h->ctlq = opt->ctlq;
+	h->gate = opt->gate;
 	h->listen = strdup(opt->listen);
 	if (!h->listen)
 		goto fail;
@@ -1073,6 +1090,14 @@ struct http *http_start(const struct http_options *opt)
 		goto fail;
 	}
 	if (opt->db_path && !(h->db_path = strdup(opt->db_path)))
+		goto fail;
+	if (opt->hub && opt->cfg &&
+	    !(h->ws = ws_new(&(struct ws_options){.cfg = opt->cfg,
+	                                          .db_path = opt->db_path,
+	                                          .hub = opt->hub,
+	                                          .clock = opt->clock,
+	                                          .gate = opt->gate,
+	                                          .metrics = opt->metrics})))
 		goto fail;
 	if (opt->static_dir) {
 		h->static_root = realpath(opt->static_dir, NULL);

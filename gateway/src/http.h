@@ -11,6 +11,8 @@
 #include "clock.h"
 #include "config.h"
 #include "ctlq.h"
+#include "hub.h"
+#include "wgate.h"
 #include "metrics.h"
 
 struct http;
@@ -24,6 +26,9 @@ struct http_options {
 	const struct pw_config *cfg;  /* http.session_ttl_s, site, rules */
 	const struct pw_clock *clock; /* the gateway's (possibly virtual) clock */
 	struct ctlq *ctlq;            /* API -> core: new maintenance thresholds */
+	/* /ws (ws.h): the frames' hub (NULL: no /ws); it reads cfg too */
+	struct hub *hub;
+	struct wgate *gate; /* the lws thread's writes go through it (NULL: none) */
 };
 
 /* Binds the port and starts the service thread. NULL on failure (logged:

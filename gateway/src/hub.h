@@ -8,8 +8,9 @@
  * queue, never a wait for a browser. When the queue is full the oldest
  * frames are dropped (and counted): a browser that misses frames is sent a
  * fresh snapshot, ingest never slows down for it. The first push after the
- * lws thread last drained calls the wake function (http_wake), so a burst
- * of frames costs one wake-up, not one per frame.
+ * lws thread last drained calls the wake function, so a burst of frames
+ * costs one wake-up, not one per frame (main.c's wake only sets a flag that
+ * its loop turns into http_wake at the next tick).
  *
  * The lws thread calls hub_drain() when woken: every queued frame is moved
  * into its own ring (hub_ring_*), from which each client reads at its own

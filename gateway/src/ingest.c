@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "ingest.h"
+#include "frames.h"
 #include "log.h"
 
 struct ingest {
@@ -34,7 +35,8 @@ struct ingest {
 	uint64_t txn_started_us; /* monotonic time it opened */
 	int batch_max_messages;
 	uint64_t batch_max_us;
-	int replaying; /* replaying the journal: no appends, no metrics */
+	int replaying;                  /* replaying the journal: no appends, no metrics */
+	char frame[FRAMES_VEHICLE_MAX]; /* a vehicle frame being rendered */
 };
 
 struct ingest *ingest_new(const struct ingest_options *opt)
@@ -261,6 +263,24 @@ static int process_anpr(struct ingest *in, const struct pw_topic *tp, const char
 	return PW_OK;
 }
 
+/* The WebSocket frame of a committed vehicle, when one is due; records it
+ * in `v` (about to be put into the state table). */
+static void vehicle_frame(struct ingest *in, struct pw_vehicle *v, uint32_t now_ms)
+{
+	struct frames_badges b;
+	uint16_t sig;
+	size_t len;
+
+	frames_vehicle_badges(in->opt.rules, v, &b);
+	sig = frames_signature(&b, v);
+	if (!frames_due(v, sig, now_ms, in->opt.frame_interval_ms))
+		return;
+	if (frames_render_vehicle(v, &b, in->frame, sizeof(in->frame), &len) != PW_OK)
+		return; /* cannot happen: the buffer fits the longest frame */
+	hub_push(in->opt.hub, HUB_ADVISOR, v->vin, in->frame, len);
+	frames_mark_sent(v, sig, now_ms);
+}
+
 /* Opens the transaction this message's writes go into: its own, or the
  * group's (journal mode) if one is open already. */
 static int open_transaction(struct ingest *in)
@@ -374,7 +394,13 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 		in->n_pending = 0;
 		return PW_EIO;
 	}
-	/* committed: memory may follow now */
+	/* committed: memory may follow now (and the browsers) */
+	if (in->opt.hub && in->opt.rules && !in->replaying) {
+		uint32_t now_ms = (uint32_t)(monotonic_us() / 1000);
+
+		for (int i = 0; i < in->n_pending; i++)
+			vehicle_frame(in, &in->pending[i], now_ms);
+	}
 	for (int i = 0; i < in->n_pending; i++)
 		if (state_put(in->opt.state, &in->pending[i]) != PW_OK)
 			log_error("ingest", "out of memory keeping %s; it reloads at restart",

@@ -11,7 +11,9 @@
  * main thread calls ingest_flush), and the journal is emptied after each.
  *
  * No MQTT here (mqtt.c feeds it and publishes what it returns), so it is
- * tested with a real store and no broker. Thread: the core thread (Paho's
+ * tested with a real store and no broker. With a hub, every vehicle a
+ * committed message changed gets a WebSocket `vehicle` frame (frames.h),
+ * throttled per vehicle. Thread: the core thread (Paho's
  * callback thread) alone calls ingest_process(); the struct ingest, the
  * state table and the read-write store belong to that thread.
  */
@@ -23,6 +25,7 @@
 #include "alerts.h"
 #include "clock.h"
 #include "decode.h"
+#include "hub.h"
 #include "journal.h"
 #include "metrics.h"
 #include "state.h"
@@ -55,6 +58,13 @@ struct ingest_options {
 	                          * (rules.enabled false) */
 	int batch_max_messages;  /* group commit size (journal mode), default 1000 */
 	int batch_max_ms;        /* group commit age (journal mode), default 50 */
+
+	/* WebSocket vehicle frames: the hub (NULL: none), the badges' thresholds,
+	 * and at most one frame per vehicle per frame_interval_ms unless its
+	 * badges, ignition or online changed (http.ws_vehicle_interval_ms) */
+	struct hub *hub;
+	const struct pw_rules_config *rules;
+	int frame_interval_ms;
 };
 
 struct ingest;

@@ -23,9 +23,11 @@
 #include "config.h"
 #include "ctlq.h"
 #include "http.h"
+#include "hub.h"
 #include "import.h"
 #include "ingest.h"
 #include "journal.h"
+#include "wgate.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
@@ -37,6 +39,8 @@
 
 #define EXIT_USAGE         2
 #define RETENTION_EVERY_MS (3600LL * 1000)
+#define HUB_FRAMES         4096              /* frames queued for the lws thread ... */
+#define HUB_BYTES          (8 * 1024 * 1024) /* ... and bytes */
 
 static atomic_int stop_requested; /* the one global: set by the signal handler */
 
@@ -250,6 +254,15 @@ static void purge_positions(struct store *st, const struct pw_config *cfg,
 		         cfg->db.retention_days);
 }
 
+/* The hub's wake (any thread): only a flag; the main loop wakes the lws
+ * thread at its next tick. A wake-up costs both threads a few syscalls and
+ * a context switch, so ingest never pays it per frame: at most one per
+ * tick (20 ms), which is also all the latency it adds for a browser. */
+static void note_frames(void *ctx)
+{
+	atomic_store((atomic_int *)ctx, 1);
+}
+
 struct core {
 	struct ingest *ingest;
 	struct rulesd *rulesd; /* NULL: rules.enabled false */
@@ -285,6 +298,9 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	struct mqtt *mqtt = NULL;
 	struct rulesd *rulesd = NULL;
 	struct ctlq *ctlq = NULL;
+	struct hub *hub = NULL;
+	struct wgate *gate = NULL;
+	atomic_int frames_waiting = 0;
 	struct core core;
 	struct sigaction sa;
 	int rc = 1;
@@ -299,7 +315,9 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	metrics = metrics_new();
 	state = state_new(1024);
 	ctlq = ctlq_new(0);
-	if (!metrics || !state || !ctlq)
+	hub = hub_new(HUB_FRAMES, HUB_BYTES);
+	gate = wgate_new();
+	if (!metrics || !state || !ctlq || !hub || !gate)
 		goto out;
 	store = store_open(cfg->db.path, STORE_READ_WRITE);
 	if (!store)
@@ -316,8 +334,12 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	log_info("main", "pitwall %s: site %s, database %s, %zu vehicles", PW_VERSION, cfg->site.id,
 	         cfg->db.path, state_count(state));
 	if (cfg->rules.enabled) {
-		rulesd = rulesd_open(&(struct rulesd_options){
-		    .cfg = cfg, .clock = clk, .store = store, .state = state, .metrics = metrics});
+		rulesd = rulesd_open(&(struct rulesd_options){.cfg = cfg,
+		                                              .clock = clk,
+		                                              .store = store,
+		                                              .state = state,
+		                                              .metrics = metrics,
+		                                              .hub = hub});
 		if (!rulesd)
 			goto out;
 	}
@@ -328,22 +350,28 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	                                         .metrics = metrics,
 	                                         .cfg = cfg,
 	                                         .clock = clk,
-	                                         .ctlq = ctlq});
+	                                         .ctlq = ctlq,
+	                                         .hub = hub,
+	                                         .gate = gate});
 	if (!http)
 		goto out;
+	hub_set_wake(hub, note_frames, &frames_waiting);
 	snprintf(journal_path, sizeof(journal_path), "%s.journal", cfg->db.path);
 	journal = journal_open(journal_path);
 	if (!journal)
 		goto out;
-	ingest =
-	    ingest_new(&(struct ingest_options){.site_id = cfg->site.id,
-	                                        .clock = clk,
-	                                        .metrics = metrics,
-	                                        .store = store,
-	                                        .state = state,
-	                                        .history_interval_s = cfg->db.history_interval_s,
-	                                        .journal = journal,
-	                                        .alerts = rulesd ? rulesd_alerts(rulesd) : NULL});
+	ingest = ingest_new(
+	    &(struct ingest_options){.site_id = cfg->site.id,
+	                             .clock = clk,
+	                             .metrics = metrics,
+	                             .store = store,
+	                             .state = state,
+	                             .history_interval_s = cfg->db.history_interval_s,
+	                             .journal = journal,
+	                             .alerts = rulesd ? rulesd_alerts(rulesd) : NULL,
+	                             .hub = hub,
+	                             .rules = &cfg->rules,
+	                             .frame_interval_ms = cfg->http.ws_vehicle_interval_ms});
 	if (!ingest)
 		goto out;
 	core = (struct core){
@@ -359,6 +387,7 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	    &(struct mqtt_options){.cfg = cfg, .clock = clk, .ingest = ingest, .metrics = metrics});
 	if (!mqtt)
 		goto out;
+	wgate_set_core(gate, mqtt, ingest); /* the lws thread's writes now wait for a gap */
 
 	while (!atomic_load(&stop_requested)) {
 		struct timespec tick = {0, 20 * 1000 * 1000};
@@ -371,6 +400,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 		}
 		if (rulesd)
 			rulesd_publish(rulesd, mqtt); /* not under the core lock */
+		if (atomic_exchange(&frames_waiting, 0))
+			http_wake(http); /* the lws thread drains the hub */
 		if (now >= next_checkpoint_ms) {
 			store_checkpoint(housekeeping, NULL);
 			next_checkpoint_ms = now + 1000;
@@ -384,7 +415,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	log_info("main", "stopping");
 	rc = 0;
 out:
-	mqtt_stop(mqtt); /* no message is in hand after this */
+	wgate_set_core(gate, NULL, NULL); /* waits for a write in progress */
+	mqtt_stop(mqtt);                  /* no message is in hand after this */
 	if (ingest && ingest_flush(ingest) != PW_OK) {
 		log_error("main", "final commit to %s failed; the journal keeps it", cfg->db.path);
 		rc = 1;
@@ -393,6 +425,8 @@ out:
 	rulesd_close(rulesd);
 	journal_close(journal);
 	http_stop(http);
+	hub_free(hub); /* after everything that pushes or drains */
+	wgate_free(gate);
 	store_close(housekeeping);
 	store_close(store);
 	state_free(state);

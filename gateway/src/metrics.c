@@ -59,6 +59,8 @@ struct metrics {
 	counter_t commit_us;
 	counter_t vehicles;   /* gauge */
 	counter_t ws_clients; /* gauge */
+	counter_t ws_dropped;
+	counter_t ws_resyncs;
 	atomic_int mqtt_connected;
 };
 
@@ -94,6 +96,8 @@ struct metrics *metrics_new(void)
 	atomic_init(&m->commit_us, 0);
 	atomic_init(&m->vehicles, 0);
 	atomic_init(&m->ws_clients, 0);
+	atomic_init(&m->ws_dropped, 0);
+	atomic_init(&m->ws_resyncs, 0);
 	atomic_init(&m->mqtt_connected, 0);
 	return m;
 }
@@ -175,6 +179,17 @@ void metrics_set_vehicles(struct metrics *m, uint64_t n)
 void metrics_set_ws_clients(struct metrics *m, uint64_t n)
 {
 	atomic_store_explicit(&m->ws_clients, n, memory_order_relaxed);
+}
+
+void metrics_count_ws_dropped(struct metrics *m, uint64_t n)
+{
+	if (n)
+		add(&m->ws_dropped, n);
+}
+
+void metrics_count_ws_resync(struct metrics *m)
+{
+	add(&m->ws_resyncs, 1);
 }
 
 void metrics_set_mqtt_connected(struct metrics *m, int connected)
@@ -317,6 +332,12 @@ int metrics_render(const struct metrics *m, char *buf, size_t cap, size_t *len_o
 	emit_scalar(&o, "pitwall_vehicles", "gauge", "Vehicles held in memory.", get(&m->vehicles));
 	emit_scalar(&o, "pitwall_ws_clients", "gauge", "Connected WebSocket clients.",
 	            get(&m->ws_clients));
+	emit_scalar(&o, "pitwall_ws_frames_dropped_total", "counter",
+	            "WebSocket frames dropped for a slow client or a full queue.",
+	            get(&m->ws_dropped));
+	emit_scalar(&o, "pitwall_ws_resyncs_total", "counter",
+	            "Fresh snapshots sent to WebSocket clients that missed frames.",
+	            get(&m->ws_resyncs));
 	emit_scalar(&o, "pitwall_mqtt_connected", "gauge",
 	            "1 while the gateway is connected to the MQTT broker, else 0.",
 	            (uint64_t)metrics_mqtt_connected(m));

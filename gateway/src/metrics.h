@@ -33,6 +33,10 @@ void metrics_add_commit_us(struct metrics *m, uint64_t us); /* time spent in sto
 void metrics_count_event(struct metrics *m, const char *type);
 void metrics_set_vehicles(struct metrics *m, uint64_t n);
 void metrics_set_ws_clients(struct metrics *m, uint64_t n);
+/* WebSocket frames a client or the hub never got (queue or ring overran),
+ * and the fresh snapshots sent instead. */
+void metrics_count_ws_dropped(struct metrics *m, uint64_t n);
+void metrics_count_ws_resync(struct metrics *m);
 void metrics_set_mqtt_connected(struct metrics *m, int connected);
 int metrics_mqtt_connected(const struct metrics *m);
 uint64_t metrics_messages(const struct metrics *m, enum pw_msg_result result);

@@ -130,6 +130,16 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	return 1;
 }
 
+void mqtt_lock_core(struct mqtt *m)
+{
+	pthread_mutex_lock(&m->core_lock);
+}
+
+void mqtt_unlock_core(struct mqtt *m)
+{
+	pthread_mutex_unlock(&m->core_lock);
+}
+
 int mqtt_run_locked(struct mqtt *m, int (*fn)(void *ctx), void *ctx)
 {
 	int rc;

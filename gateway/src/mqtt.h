@@ -59,6 +59,11 @@ int mqtt_publish_confirmed(struct mqtt *m, const char *topic, const void *payloa
  * processed (the main thread's idle group commit). Returns fn's result. */
 int mqtt_run_locked(struct mqtt *m, int (*fn)(void *ctx), void *ctx);
 
+/* The same as a pair, for wgate.c: between them no message is processed.
+ * Never call Paho in between (Paho holds its own lock around on_message). */
+void mqtt_lock_core(struct mqtt *m);
+void mqtt_unlock_core(struct mqtt *m);
+
 /* Stops taking messages: publishes the offline gateway status, disconnects
  * (waiting for the message in hand to commit), frees. Accepts NULL. */
 void mqtt_stop(struct mqtt *m);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "frames.h"
 #include "log.h"
 #include "pw.h"
 #include "sweep.h"
@@ -144,6 +145,22 @@ static void on_done(void *ctx, int64_t id, int ok)
 	events_confirm(rd->ev, id, ok);
 }
 
+/* An event's first publish: its WebSocket frame to the hub. */
+static void push_frame(struct rulesd *rd, const char *payload, size_t len)
+{
+	char *frame = NULL;
+	size_t n = 0;
+	int channel = HUB_ADVISOR;
+
+	if (frames_event(payload, len, &channel, &frame, &n) != PW_OK) {
+		if (log_limiter_allow(&rd->fail_log, "rules", clock_real_ms()))
+			log_warn("rules", "no WebSocket frame for an event: %.80s", payload);
+		return;
+	}
+	hub_push(rd->opt.hub, (enum hub_channel)channel, NULL, frame, n);
+	free(frame);
+}
+
 static int publish_one(void *ctx, int64_t id, const char *topic, const char *payload, size_t len,
                        const char *event_type)
 {
@@ -154,6 +171,8 @@ static int publish_one(void *ctx, int64_t id, const char *topic, const char *pay
 	if (event_type && id > rd->counted_upto) {
 		metrics_count_event(rd->opt.metrics, event_type);
 		rd->counted_upto = id;
+		if (rd->opt.hub)
+			push_frame(rd, payload, len);
 	}
 	return PW_OK;
 }

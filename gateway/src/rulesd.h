@@ -21,6 +21,7 @@
 #include "alerts.h"
 #include "clock.h"
 #include "config.h"
+#include "hub.h"
 #include "metrics.h"
 #include "mqtt.h"
 #include "state.h"
@@ -36,6 +37,7 @@ struct rulesd_options {
 	struct store *store;          /* borrowed: the core's read-write store */
 	struct state *state;          /* borrowed: the core's state table */
 	struct metrics *metrics;      /* borrowed */
+	struct hub *hub;              /* borrowed; NULL: no WebSocket event frames */
 };
 
 struct rulesd;
@@ -56,7 +58,9 @@ struct alerts *rulesd_alerts(struct rulesd *rd);
 void rulesd_tick_locked(struct rulesd *rd, int connected);
 
 /* Without the core lock, after rulesd_tick_locked: publishes what it
- * collected, counting each event once in pitwall_events_total. */
+ * collected, counting each event once in pitwall_events_total and handing
+ * it, on its first publish only (not a resend), to the hub as a WebSocket
+ * frame (frames_event). */
 void rulesd_publish(struct rulesd *rd, struct mqtt *m);
 
 #endif

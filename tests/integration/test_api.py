@@ -348,6 +348,13 @@ def test_static_path_traversal():
     for path in attempts:
         status, data = raw_request(e.gw.http_port,
                                    b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        if path == b"/%00" and status == 200:
+            # lws cuts the decoded path at the NUL: "/" is what it may serve,
+            # the console page itself, never anything else
+            _, root = raw_request(e.gw.http_port,
+                                  b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert data.split(b"\r\n\r\n", 1)[1] == root.split(b"\r\n\r\n", 1)[1], path
+            continue
         assert status in (0, 400, 401, 403, 404), (path, status, data[:200])
         assert b"root:" not in data, path
 
