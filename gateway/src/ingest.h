@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "alerts.h"
+#include "arrival_store.h"
 #include "clock.h"
 #include "decode.h"
 #include "journal.h"
@@ -55,6 +56,8 @@ struct ingest_options {
 	                          * (rules.enabled false) */
 	int batch_max_messages;  /* group commit size (journal mode), default 1000 */
 	int batch_max_ms;        /* group commit age (journal mode), default 50 */
+	/* borrowed, on `store`'s connection; NULL: no arrivals (plate reads counted) */
+	struct arrival_store *arrivals;
 };
 
 struct ingest;

@@ -330,7 +330,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	                                        .state = state,
 	                                        .history_interval_s = cfg->db.history_interval_s,
 	                                        .journal = journal,
-	                                        .alerts = rulesd ? rulesd_alerts(rulesd) : NULL});
+	                                        .alerts = rulesd ? rulesd_alerts(rulesd) : NULL,
+	                                        .arrivals = rulesd_arrivals(rulesd)});
 	if (!ingest)
 		goto out;
 	core = (struct core){.ingest = ingest, .rulesd = rulesd, .metrics = metrics};

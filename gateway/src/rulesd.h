@@ -19,6 +19,7 @@
 #define PW_RULESD_H
 
 #include "alerts.h"
+#include "arrival_store.h"
 #include "clock.h"
 #include "config.h"
 #include "metrics.h"
@@ -49,6 +50,10 @@ void rulesd_close(struct rulesd *rd);
 
 /* The alerts for ingest_options.alerts. */
 struct alerts *rulesd_alerts(struct rulesd *rd);
+
+/* The arrivals for ingest_options.arrivals (on the core's connection);
+ * NULL for a NULL rd. */
+struct arrival_store *rulesd_arrivals(struct rulesd *rd);
 
 /* Core lock held, no transaction open on the core's connection: runs one
  * chunk of a due sweep and, when `connected`, collects outbox rows to

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "decode.h"
+#include "geofence.h"
 #include "rules.h"
 
 /* Field groups with their own last-set ts: the PW_F_* bits except tires,
@@ -46,6 +47,8 @@ struct pw_vehicle {
 	uint8_t online;             /* last status: 1 online, 0 offline/unknown */
 	struct pw_telemetry latest; /* latest.has = every group ever set */
 	struct rules_memo rules;    /* what the per-message rules remember (rules.h) */
+	/* the arrival detector (geofence.h); memory only */
+	struct geofence_state fence;
 };
 
 enum pw_seq_class {
