@@ -536,14 +536,14 @@ int arrival_store_on_telemetry(struct arrival_store *as, const struct pw_vehicle
 }
 
 int arrival_store_on_plate(struct arrival_store *as, const struct pw_plate_read *pr, int64_t now_ms,
-                           int *opened)
+                           int *opened, char *vin)
 {
 	sqlite3_stmt *s = as->stmt[S_PLATE];
 	enum outcome oc;
-	char vin[PW_VIN_LEN + 1] = "";
 	int rc;
 
 	*opened = 0;
+	vin[0] = '\0';
 	if (pr->confidence < as->cfg->rules.plate_min_confidence) {
 		oc = O_LOW_CONFIDENCE;
 	} else {
@@ -553,7 +553,7 @@ int arrival_store_on_plate(struct arrival_store *as, const struct pw_plate_read 
 		}
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
-			col_copy(s, 0, vin, sizeof(vin));
+			col_copy(s, 0, vin, PW_VIN_LEN + 1);
 		reset(s);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return db_fail(as, "looking up the plate", NULL);
@@ -576,6 +576,8 @@ int arrival_store_on_plate(struct arrival_store *as, const struct pw_plate_read 
 	if (step_done(as, S_PLATE_READ, "writing the plate read", vin[0] ? vin : NULL) != PW_OK)
 		return PW_EIO;
 	*opened = oc == O_ARRIVAL;
+	if (oc != O_ARRIVAL && oc != O_MERGED && oc != O_ON_SITE)
+		vin[0] = '\0';
 	return PW_OK;
 }
 

@@ -56,10 +56,12 @@ int arrival_store_on_telemetry(struct arrival_store *as, const struct pw_vehicle
 
 /* A plate read from the entrance camera, in the caller's transaction: a
  * known plate with confidence >= rules.plate_min_confidence opens (or
- * merges into) the car's visit; anything else is only logged. *opened as
- * above. PW_EIO on a database error. */
+ * merges into) the car's visit, and `vin` (PW_VIN_LEN + 1 bytes) is set to
+ * the car's (else ""): the caller marks its detector (geofence_mark_open)
+ * so that its departure closes the visit. Anything else is only logged.
+ * *opened as above. PW_EIO on a database error. */
 int arrival_store_on_plate(struct arrival_store *as, const struct pw_plate_read *pr, int64_t now_ms,
-                           int *opened);
+                           int *opened, char *vin);
 
 /* At start: marks the vehicles of `st` with an open visit as on site, so
  * their departure closes it. */

@@ -44,6 +44,12 @@ void geofence_mark_arrived(struct geofence_state *st)
 	st->phase = GEOFENCE_ARRIVED;
 	st->leaving = 0;
 	st->since_s = 0;
+	st->open = 1;
+}
+
+void geofence_mark_open(struct geofence_state *st)
+{
+	st->open = 1;
 }
 
 enum geofence_verdict geofence_feed(const struct geofence_params *p, struct geofence_state *st,
@@ -55,12 +61,12 @@ enum geofence_verdict geofence_feed(const struct geofence_params *p, struct geof
 	if (s->has_position) {
 		double d = geofence_distance_m(p->lat, p->lon, s->lat, s->lon);
 
-		if (st->phase == GEOFENCE_OUT) {
-			if (d > p->radius_m)
-				return GEOFENCE_NONE;
+		if (st->phase == GEOFENCE_OUT && d <= p->radius_m) {
 			st->phase = GEOFENCE_IN;
 			st->leaving = 0;
 			st->since_s = 0;
+		} else if (st->phase == GEOFENCE_OUT && !st->open) {
+			return GEOFENCE_NONE;
 		} else if (d > geofence_exit_radius_m(p)) {
 			if (!st->leaving) {
 				st->leaving = 1;
@@ -68,9 +74,7 @@ enum geofence_verdict geofence_feed(const struct geofence_params *p, struct geof
 			}
 			if (now_s - st->since_s >= (uint32_t)(p->dwell_s > 0 ? p->dwell_s : 0)) {
 				*at_ms = (int64_t)st->since_s * 1000;
-				st->phase = GEOFENCE_OUT;
-				st->leaving = 0;
-				st->since_s = 0;
+				*st = (struct geofence_state){0};
 				return GEOFENCE_DEPARTURE;
 			}
 			return GEOFENCE_NONE;

@@ -13,8 +13,9 @@
  *   edge from on/acc/unknown to off) while in. A car parked with its engine
  *   off, just outside and jittering in, never counts; traffic passing
  *   through at 30 km/h never does either.
- * - In (arrived or not), positions beyond radius + margin for dwell_s in a
- *   row end it: "departed" (ts = the first such sample), back to out.
+ * - In (arrived or not), or out with a visit the camera opened, positions
+ *   beyond radius + margin for dwell_s in a row end it: "departed" (ts =
+ *   the first such sample), back to out.
  * - A sample without a position keeps the in/out state; speed and ignition
  *   still count.
  *
@@ -39,7 +40,8 @@ struct geofence_state {
 	                   * leaving: the first sample beyond the exit radius */
 	uint8_t phase;    /* enum geofence_phase */
 	uint8_t leaving;  /* 1: the latest position was beyond the exit radius */
-	uint8_t pad[2];
+	uint8_t open;     /* a visit is open (the camera saw it first): its departure counts */
+	uint8_t pad;
 };
 
 struct geofence_params {
@@ -78,7 +80,12 @@ double geofence_exit_radius_m(const struct geofence_params *p);
 enum geofence_verdict geofence_feed(const struct geofence_params *p, struct geofence_state *st,
                                     const struct geofence_sample *s, int64_t *at_ms);
 
-/* The visit was opened by someone else (the camera, a restart): on site. */
+/* A restart found the car's visit open: on site, as if it had arrived. */
 void geofence_mark_arrived(struct geofence_state *st);
+
+/* The camera opened the car's visit: whatever the detector thinks, leaving
+ * (beyond the exit radius for dwell_s) now ends it. An arrival the detector
+ * still sees afterwards merges into that visit. */
+void geofence_mark_open(struct geofence_state *st);
 
 #endif

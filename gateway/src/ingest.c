@@ -266,13 +266,21 @@ static int process_anpr(struct ingest *in, const struct pw_topic *tp, const char
 	}
 	log_debug("ingest", "plate read %s by %s (%.2f)", pr.plate, pr.camera, pr.confidence);
 	if (in->opt.arrivals) {
+		char vin[PW_VIN_LEN + 1];
+		const struct pw_vehicle *cur;
 		int opened = 0;
 
 		if (arrival_store_on_plate(in->opt.arrivals, &pr, clock_now_ms(in->opt.clock),
-		                           &opened) != PW_OK)
+		                           &opened, vin) != PW_OK)
 			return PW_EIO;
 		in->wrote = 1;
 		in->flush_now |= opened;
+		if (vin[0] && (cur = current_vehicle(in, vin)) != NULL && !cur->fence.open) {
+			struct pw_vehicle next = *cur;
+
+			geofence_mark_open(&next.fence); /* its departure closes the visit */
+			pending_set(in, &next);
+		}
 	}
 	tally->accepted++;
 	return PW_OK;

@@ -9,7 +9,8 @@
  * display learns neither name nor plate without consent; a car with no
  * customer goes to the least loaded advisor; a pass-by is nothing; a
  * departure closes the visit and the next visit takes the second
- * appointment of the day.
+ * appointment of the day; a visit the camera opened closes when the car
+ * leaves without the detector having seen it park.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,8 +141,9 @@ static void test_match_fallbacks(void **unused)
 
 /* ---- end to end ------------------------------------------------------------------ */
 
-#define V1 "LSVAB2354T7100113" /* 张伟 (M, regular, A02), 鲁A12345, AP1 16:30 A01, AP2 17:30 A03 \
-	                        */
+#define V1                                                                                         \
+	"LSVAB2354T7100113" /* 张伟 (M, regular, A02), 鲁A12345, AP1 16:30 A01, AP2 17:30 A03   \
+	                     */
 #define V2 "LSVEB2312N1100440" /* 欧阳娜娜 (F, vip, A03, no consent), 鲁AD12345 */
 #define V3 "LSVBC2234P6100433" /* no customer, 鲁B99999 */
 #define V4 "LSVCD2289S1100320" /* a car the dealer does not know */
@@ -511,6 +513,24 @@ static void test_pass_by_and_two_visits(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE topic LIKE '%/notify'"), 2);
 }
 
+static void test_camera_visit_closes_on_leaving(void **state)
+{
+	struct fx *f = *state;
+	char *s;
+
+	/* V1 reports from the road, is read at the gate, turns round */
+	drive(f, V1, NOW - 20000, 300, 20, "on");
+	drive(f, V1, NOW - 10000, 135, 10, "on");
+	plate(f, NOW, "鲁A12345", 0.9);
+	assert_int_equal(state_find(f->state, V1)->fence.open, 1);
+	for (int i = 1; i <= 8; i++) /* never inside the radius */
+		drive(f, V1, NOW + i * 10000, 135 + 80.0 * i, 30, "on");
+	s = text(f, "SELECT source || ' ' || (departed_ms - arrived_ms) FROM arrival");
+	assert_string_equal(s, "camera 10000");
+	free(s);
+	assert_int_equal(state_find(f->state, V1)->fence.open, 0);
+}
+
 static void test_restart_knows_who_is_on_site(void **state)
 {
 	struct fx *f = *state;
@@ -537,6 +557,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vip_without_consent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_customer_least_loaded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pass_by_and_two_visits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_camera_visit_closes_on_leaving, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_knows_who_is_on_site, setup, teardown),
 	};
 

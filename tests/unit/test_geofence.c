@@ -4,8 +4,9 @@
  * pass-by at 30 km/h straight through and on the road outside, a car
  * parked across the road (with and without GPS jitter creeping inside),
  * GPS jitter at the boundary after arriving (no flapping), a departure
- * closing the visit (and a single outlier not closing it), samples without
- * a position keeping the state.
+ * closing the visit (and a single outlier not closing it), a visit the
+ * camera opened closed by leaving, samples without a position keeping the
+ * state.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -206,6 +207,34 @@ static void test_boundary_jitter_does_not_flap(void **unused)
 	assert_int_equal(feed(&st, at(t += 10000, 40, 0, 1, 1), &when), GEOFENCE_ARRIVAL);
 }
 
+static void test_camera_opened_visit(void **unused)
+{
+	struct geofence_state st = {0};
+	int64_t t = T0, when = 0;
+
+	(void)unused;
+	/* read at the gate (130 m, between radius and exit radius), turns away */
+	feed(&st, at(t, 200, 20, 0, 0), &when);
+	geofence_mark_open(&st);
+	assert_int_equal(feed(&st, at(t += 10000, 130, 5, 0, 0), &when), GEOFENCE_NONE);
+	assert_int_equal(feed(&st, at(t += 10000, 160, 20, 0, 0), &when), GEOFENCE_NONE);
+	int64_t out = t;
+
+	assert_int_equal(feed(&st, at(t += 30000, 400, 30, 0, 0), &when), GEOFENCE_NONE);
+	assert_int_equal(feed(&st, at(t += 30000, 700, 30, 0, 0), &when), GEOFENCE_DEPARTURE);
+	assert_true(when == out);
+	assert_int_equal(st.open, 0);
+	/* read at the gate, then parks inside: the detector's arrival merges */
+	geofence_mark_open(&st);
+	assert_int_equal(feed(&st, at(t += 600000, 100, 8, 0, 0), &when), GEOFENCE_NONE);
+	assert_int_equal(feed(&st, at(t += 10000, 50, 0, 1, 1), &when), GEOFENCE_ARRIVAL);
+	/* no camera: out and far never "departs" */
+	st = (struct geofence_state){0};
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(feed(&st, at(t += 10000, 300 + 50 * i, 30, 0, 0), &when),
+		                 GEOFENCE_NONE);
+}
+
 static void test_missing_position_keeps_state(void **unused)
 {
 	struct geofence_state st = {0};
@@ -249,6 +278,7 @@ int main(void)
 	    cmocka_unit_test(test_pass_by_at_30_kmh),
 	    cmocka_unit_test(test_parked_across_the_road),
 	    cmocka_unit_test(test_boundary_jitter_does_not_flap),
+	    cmocka_unit_test(test_camera_opened_visit),
 	    cmocka_unit_test(test_missing_position_keeps_state),
 	};
 
