@@ -23,19 +23,30 @@ static const char *const compound_surnames[] = {
     "南荣", "东里", "东宫", "仲长", "子书", "子桑", "即墨", "达奚", "褚师",
 };
 
-/* Bytes of the code point at s (1 for a malformed lead or truncation). */
+/* Bytes of the code point at s; 1 for an ASCII byte and for anything
+ * that is not strict UTF-8 (bad lead, overlong, surrogate, above
+ * U+10FFFF, truncated), which callers treat as one malformed byte. */
 static size_t cp_len(const char *s)
 {
-	unsigned char c = (unsigned char)s[0];
-	size_t n = c < 0x80             ? 1
-	           : (c & 0xE0) == 0xC0 ? 2
-	           : (c & 0xF0) == 0xE0 ? 3
-	           : (c & 0xF8) == 0xF0 ? 4
-	                                : 1;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
 
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xC2 && u[0] <= 0xDF)
+		n = 2;
+	else if (u[0] >= 0xE0 && u[0] <= 0xEF)
+		n = 3;
+	else if (u[0] >= 0xF0 && u[0] <= 0xF4)
+		n = 4;
+	else
+		return 1;
 	for (size_t i = 1; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
+		if ((u[i] & 0xC0) != 0x80)
 			return 1;
+	if ((u[0] == 0xE0 && u[1] < 0xA0) || (u[0] == 0xED && u[1] >= 0xA0) ||
+	    (u[0] == 0xF0 && u[1] < 0x90) || (u[0] == 0xF4 && u[1] >= 0x90))
+		return 1;
 	return n;
 }
 
@@ -78,6 +89,21 @@ static int is_upper(char c)
 static int is_lower(char c)
 {
 	return c >= 'a' && c <= 'z';
+}
+
+/* Cuts buf at its first byte that does not start a whole code point (a
+ * truncation by snprintf, or malformed input): the result is UTF-8. */
+static void trim_utf8(char *buf)
+{
+	for (char *p = buf; *p;) {
+		size_t c = cp_len(p);
+
+		if (c == 1 && (unsigned char)*p >= 0x80) {
+			*p = '\0';
+			return;
+		}
+		p += c;
+	}
 }
 
 /* Copies s[0..n) into buf, bounded, on a code point boundary. */
@@ -161,6 +187,7 @@ void greet_display_name(const char *name, char gender, char *buf, size_t len)
 		name++;
 	if (!name || !*name) {
 		snprintf(buf, len, "贵宾");
+		trim_utf8(buf);
 		return;
 	}
 	n = strlen(name);
@@ -180,6 +207,7 @@ void greet_display_name(const char *name, char gender, char *buf, size_t len)
 			snprintf(buf, len, "Ms. %s", surname);
 		else
 			snprintf(buf, len, "%s 贵宾", surname);
+		trim_utf8(buf);
 		return;
 	}
 	/* a transliterated name: the part before the first separator dot */
@@ -188,6 +216,7 @@ void greet_display_name(const char *name, char gender, char *buf, size_t len)
 		if (dot > name && (size_t)(dot - name) < n) {
 			copy_span(surname, sizeof(surname), name, (size_t)(dot - name));
 			snprintf(buf, len, "%s%s", surname, honorific);
+			trim_utf8(buf);
 			return;
 		}
 	}
@@ -204,6 +233,7 @@ void greet_display_name(const char *name, char gender, char *buf, size_t len)
 	}
 	copy_span(surname, sizeof(surname), name, n);
 	snprintf(buf, len, "%s%s", surname, honorific);
+	trim_utf8(buf);
 }
 
 void greet_mask_plate(const char *plate, char *buf, size_t len)
@@ -223,7 +253,11 @@ void greet_mask_plate(const char *plate, char *buf, size_t len)
 	kept_head = chinese ? 2 : total >= 5 ? 1 : 0;
 	for (p = plate, i = 0; *p; p += cp_len(p), i++) {
 		size_t c = cp_len(p);
-		int keep = i < kept_head || i + 2 >= total + (total >= 5 ? 0 : 1);
+		int keep =
+		    i < kept_head || (total >= 5 ? i + 2 >= total : total >= 2 && i + 1 == total);
+
+		if (c == 1 && (unsigned char)*p >= 0x80)
+			keep = 0; /* a malformed byte: never copied */
 
 		if (chinese && i == 2) {
 			if (pos + sizeof("·") - 1 >= len)
@@ -318,4 +352,5 @@ void greet_welcome_text(char *buf, size_t len, const char *display_name, const c
 	else
 		snprintf(where, sizeof(where), "服务顾问将很快为您服务。");
 	snprintf(buf, len, "欢迎光临%s！%s", who, where);
+	trim_utf8(buf);
 }

@@ -17,9 +17,11 @@
  * Plates (greet_mask_plate): a Chinese plate (province character, letter,
  * 5 or 6 more) keeps province and letter, a "·", stars, and its last two:
  * 鲁A12345 → 鲁A·***45, 鲁AD12345 → 鲁A·****45; any other plate keeps its
- * first and last two characters (5 or more), or only its last one.
+ * first and last two characters (5 or more), or only its last one (2 to
+ * 4; a single character is masked too).
  *
- * Pure, no I/O. Thread: any.
+ * Every text out is NUL-terminated UTF-8, cut at a code point when it does
+ * not fit. Pure, no I/O. Thread: any.
  */
 #ifndef PW_GREET_H
 #define PW_GREET_H

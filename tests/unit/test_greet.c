@@ -3,7 +3,9 @@
  * middle-dot names, Latin names, no name), plate masking (ordinary,
  * new-energy, other plates, short ones), the greeting object with and
  * without display consent (never the full name or plate), the frame a
- * welcome display gets, and the in-car welcome text.
+ * welcome display gets, and the in-car welcome text; malformed UTF-8 never
+ * gets through, truncation cuts at a code point; allocation failing at
+ * every step of the greeting is handled (NULL, no leak).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -180,6 +182,63 @@ static void test_welcome_text(void **unused)
 	assert_string_equal(buf, "欢迎光临！服务顾问将很快为您服务。");
 }
 
+static int alloc_budget = -1; /* allocations left; -1: unlimited */
+
+static void *chaos_malloc(size_t n)
+{
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	return malloc(n);
+}
+
+static void test_allocation_failures(void **unused)
+{
+	struct greet_input in = {.id = "g1",
+	                         .name = "欧阳娜娜",
+	                         .gender = 'F',
+	                         .display_consent = 1,
+	                         .plate = "鲁A12345",
+	                         .desk = "3",
+	                         .advisor = "赵敏",
+	                         .service = "首保"};
+	int ok = 0;
+
+	(void)unused;
+	json_set_alloc_funcs(chaos_malloc, free);
+	for (int budget = 0; budget < 100 && !ok; budget++) {
+		json_t *g, *f;
+
+		alloc_budget = budget;
+		g = greet_greeting(&in);
+		f = g ? greet_frame(g) : NULL;
+		ok = g && f && json_equal(g, f);
+		json_decref(f);
+		json_decref(g);
+	}
+	alloc_budget = -1;
+	json_set_alloc_funcs(malloc, free);
+	assert_true(ok);
+}
+
+static void test_malformed_and_truncated(void **unused)
+{
+	char buf[8];
+
+	(void)unused;
+	/* an overlong encoding and a stray continuation byte are not copied */
+	name_is("\xc0\xbbSmith", 'M', "Mr. "); /* cut there: the DMS import rejects such */
+	plate_is("\x81"
+	         "A12345",
+	         "*****45");
+	/* "贵宾" does not fit in 6 bytes: the whole first character only */
+	greet_display_name("", 'M', buf, 6);
+	assert_string_equal(buf, "贵");
+	greet_display_name("王强", 'M', buf, sizeof(buf));
+	assert_string_equal(buf, "王先"); /* 6 bytes + NUL; never half a character */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +248,8 @@ int main(void)
 	    cmocka_unit_test(test_greeting_with_consent),
 	    cmocka_unit_test(test_greeting_without_consent),
 	    cmocka_unit_test(test_welcome_text),
+	    cmocka_unit_test(test_allocation_failures),
+	    cmocka_unit_test(test_malformed_and_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
