@@ -521,9 +521,10 @@ int arrival_store_on_telemetry(struct arrival_store *as, const struct pw_vehicle
 	    .has_speed = (l->has & PW_F_SPEED) != 0,
 	    .speed_kmh = l->speed_kmh,
 	    .ignition_off = (l->has & PW_F_IGNITION) && l->ignition == PW_IGN_OFF,
-	    .ignition_off_edge =
-	        (t->has & PW_F_IGNITION) && t->ignition == PW_IGN_OFF &&
-	        !(cur && (cur->latest.has & PW_F_IGNITION) && cur->latest.ignition == PW_IGN_OFF)};
+	    /* on/acc -> off; a device's first word (a new install) is no edge */
+	    .ignition_off_edge = (t->has & PW_F_IGNITION) && t->ignition == PW_IGN_OFF && cur &&
+	                         (cur->latest.has & PW_F_IGNITION) &&
+	                         cur->latest.ignition != PW_IGN_OFF};
 	v = geofence_feed(&as->fence, &next->fence, &smp, &at_ms);
 	if (v == GEOFENCE_DEPARTURE)
 		return close_visit(as, next->vin, at_ms);

@@ -531,6 +531,22 @@ static void test_camera_visit_closes_on_leaving(void **state)
 	assert_int_equal(state_find(f->state, V1)->fence.open, 0);
 }
 
+static void test_first_report_is_no_edge(void **state)
+{
+	struct fx *f = *state;
+
+	/* a device installed in the workshop first reports parked, engine off */
+	drive(f, V3, NOW, 30, 0, "off");
+	set_clock(f, NOW + 30 * MIN);
+	drive(f, V3, NOW + 30 * MIN, 30, 0, "off");
+	assert_int_equal(count(f, "SELECT count(*) FROM arrival"), 0);
+	/* driven out and back in later: an arrival */
+	set_clock(f, NOW + 40 * MIN);
+	drive(f, V3, NOW + 40 * MIN, 35, 3, "on");
+	drive(f, V3, NOW + 40 * MIN + 10000, 40, 0, "off");
+	assert_int_equal(count(f, "SELECT count(*) FROM arrival"), 1);
+}
+
 static void test_restart_knows_who_is_on_site(void **state)
 {
 	struct fx *f = *state;
@@ -558,6 +574,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_customer_least_loaded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pass_by_and_two_visits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_camera_visit_closes_on_leaving, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_report_is_no_edge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_knows_who_is_on_site, setup, teardown),
 	};
 
