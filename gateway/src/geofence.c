@@ -47,8 +47,12 @@ void geofence_mark_arrived(struct geofence_state *st)
 	st->open = 1;
 }
 
-void geofence_mark_open(struct geofence_state *st)
+void geofence_mark_open(struct geofence_state *st, int64_t ts_ms)
 {
+	if (st->phase == GEOFENCE_OUT && !st->open) {
+		st->leaving = 0;
+		st->since_s = to_s(ts_ms);
+	}
 	st->open = 1;
 }
 
@@ -68,6 +72,8 @@ enum geofence_verdict geofence_feed(const struct geofence_params *p, struct geof
 		} else if (st->phase == GEOFENCE_OUT && !st->open) {
 			return GEOFENCE_NONE;
 		} else if (d > geofence_exit_radius_m(p)) {
+			if (st->phase == GEOFENCE_OUT && !st->leaving && now_s < st->since_s)
+				return GEOFENCE_NONE; /* from before the camera saw it */
 			if (!st->leaving) {
 				st->leaving = 1;
 				st->since_s = now_s;

@@ -37,7 +37,8 @@ enum geofence_phase {
 /* Per vehicle; zeroed = out. */
 struct geofence_state {
 	uint32_t since_s; /* in, not leaving: when slow dwell began (0: not dwelling);
-	                   * leaving: the first sample beyond the exit radius */
+	                   * leaving: the first sample beyond the exit radius;
+	                   * out with a visit open: when the camera opened it */
 	uint8_t phase;    /* enum geofence_phase */
 	uint8_t leaving;  /* 1: the latest position was beyond the exit radius */
 	uint8_t open;     /* a visit is open (the camera saw it first): its departure counts */
@@ -83,9 +84,10 @@ enum geofence_verdict geofence_feed(const struct geofence_params *p, struct geof
 /* A restart found the car's visit open: on site, as if it had arrived. */
 void geofence_mark_arrived(struct geofence_state *st);
 
-/* The camera opened the car's visit: whatever the detector thinks, leaving
- * (beyond the exit radius for dwell_s) now ends it. An arrival the detector
- * still sees afterwards merges into that visit. */
-void geofence_mark_open(struct geofence_state *st);
+/* The camera opened the car's visit at ts_ms: whatever the detector
+ * thinks, leaving (beyond the exit radius for dwell_s, from samples not
+ * older than ts_ms: the device's messages may still be on their way) now
+ * ends it. An arrival the detector still sees afterwards merges into it. */
+void geofence_mark_open(struct geofence_state *st, int64_t ts_ms);
 
 #endif

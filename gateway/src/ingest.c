@@ -278,7 +278,8 @@ static int process_anpr(struct ingest *in, const struct pw_topic *tp, const char
 		if (vin[0] && (cur = current_vehicle(in, vin)) != NULL && !cur->fence.open) {
 			struct pw_vehicle next = *cur;
 
-			geofence_mark_open(&next.fence); /* its departure closes the visit */
+			/* its departure closes the visit */
+			geofence_mark_open(&next.fence, pr.ts_ms);
 			pending_set(in, &next);
 		}
 	}

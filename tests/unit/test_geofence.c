@@ -215,7 +215,7 @@ static void test_camera_opened_visit(void **unused)
 	(void)unused;
 	/* read at the gate (130 m, between radius and exit radius), turns away */
 	feed(&st, at(t, 200, 20, 0, 0), &when);
-	geofence_mark_open(&st);
+	geofence_mark_open(&st, t);
 	assert_int_equal(feed(&st, at(t += 10000, 130, 5, 0, 0), &when), GEOFENCE_NONE);
 	assert_int_equal(feed(&st, at(t += 10000, 160, 20, 0, 0), &when), GEOFENCE_NONE);
 	int64_t out = t;
@@ -225,8 +225,18 @@ static void test_camera_opened_visit(void **unused)
 	assert_true(when == out);
 	assert_int_equal(st.open, 0);
 	/* read at the gate, then parks inside: the detector's arrival merges */
-	geofence_mark_open(&st);
+	geofence_mark_open(&st, t);
 	assert_int_equal(feed(&st, at(t += 600000, 100, 8, 0, 0), &when), GEOFENCE_NONE);
+	assert_int_equal(feed(&st, at(t += 10000, 50, 0, 1, 1), &when), GEOFENCE_ARRIVAL);
+	/* the camera's read overtakes the device's last minutes of approach:
+	 * those older positions beyond the exit radius end nothing */
+	st = (struct geofence_state){0};
+	t += 3600000;
+	geofence_mark_open(&st, t);
+	for (int i = 9; i >= 1; i--)
+		assert_int_equal(feed(&st, at(t - i * 10000, 150 + 30 * i, 10, 0, 0), &when),
+		                 GEOFENCE_NONE);
+	assert_int_equal(feed(&st, at(t += 10000, 110, 8, 0, 0), &when), GEOFENCE_NONE);
 	assert_int_equal(feed(&st, at(t += 10000, 50, 0, 1, 1), &when), GEOFENCE_ARRIVAL);
 	/* no camera: out and far never "departs" */
 	st = (struct geofence_state){0};
