@@ -107,6 +107,7 @@ struct arrival_store {
 	struct brief *br;
 	int tz_offset_s;
 	struct geofence_params fence;
+	int64_t stale_ms;  /* an arrival seen later than this after it happened: no greeting */
 	struct scratch sc; /* what one opening reads */
 };
 
@@ -136,7 +137,8 @@ static int bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
 }
 
 struct arrival_store *arrival_store_open(sqlite3 *db, const struct pw_config *cfg,
-                                         struct events *ev, struct brief *br)
+                                         const struct pw_clock *clock, struct events *ev,
+                                         struct brief *br)
 {
 	struct arrival_store *as = calloc(1, sizeof(*as));
 
@@ -144,6 +146,9 @@ struct arrival_store *arrival_store_open(sqlite3 *db, const struct pw_config *cf
 		return NULL;
 	as->db = db;
 	as->cfg = cfg;
+	as->stale_ms = ARRIVAL_STALE_MS;
+	if (clock && clock->is_virtual && clock->speedup * ARRIVAL_LAG_REAL_MS > as->stale_ms)
+		as->stale_ms = (int64_t)(clock->speedup * ARRIVAL_LAG_REAL_MS);
 	as->ev = ev;
 	as->br = br;
 	if (import_tz_offset(cfg->site.timezone, &as->tz_offset_s) != PW_OK) {
@@ -354,7 +359,7 @@ static int emit(struct arrival_store *as, int64_t id, const char *vin, const cha
 	}
 	if ((rc = events_emit_object(as->ev, at_ms, arr)) != PW_OK)
 		goto out;
-	if (now_ms - at_ms > ARRIVAL_STALE_MS) {
+	if (now_ms - at_ms > as->stale_ms) {
 		log_info("arrival", "%s: arrival %lld seen %lld s late: no greeting", vin,
 		         (long long)id, (long long)((now_ms - at_ms) / 1000));
 		rc = PW_OK;

@@ -15,9 +15,11 @@
  *   severity for dealer systems; greet_frame() strips it for displays);
  * - the in-car `welcome` message "w<id>" naming the desk.
  * Greeting and welcome are left out for an arrival seen more than
- * ARRIVAL_STALE_MS after it happened (a device's late buffer): nobody is at
- * the entrance any more. The geofence's departure closes the open visit.
- * Every plate read is logged in `plate_read` with its outcome.
+ * ARRIVAL_STALE_MS after it happened (a device's late buffer, a backlog
+ * after an outage): nobody is at the entrance any more. On a sped-up
+ * virtual clock the allowance is at least ARRIVAL_LAG_REAL_MS of real
+ * time, so that processing lag under load does not look like staleness. The geofence's departure
+ * closes the open visit. Every plate read is logged in `plate_read` with its outcome.
  *
  * Thread: the core (its connection, inside its open transaction).
  */
@@ -28,20 +30,23 @@
 #include <sqlite3.h>
 
 #include "brief.h"
+#include "clock.h"
 #include "config.h"
 #include "decode.h"
 #include "events.h"
 #include "state.h"
 
-#define ARRIVAL_STALE_MS (10 * 60 * 1000)
+#define ARRIVAL_STALE_MS    (10 * 60 * 1000)
+#define ARRIVAL_LAG_REAL_MS (10 * 1000)
 
 struct arrival_store;
 
 /* Prepares the statements on `db` (borrowed, migrated to 005 or later).
- * `cfg`, `ev` and `br` (on the same connection) are borrowed for the life
- * of the struct. NULL on failure, logged. */
+ * `cfg`, `clock`, `ev` and `br` (the last two on the same connection) are
+ * borrowed for the life of the struct. NULL on failure, logged. */
 struct arrival_store *arrival_store_open(sqlite3 *db, const struct pw_config *cfg,
-                                         struct events *ev, struct brief *br);
+                                         const struct pw_clock *clock, struct events *ev,
+                                         struct brief *br);
 void arrival_store_close(struct arrival_store *as);
 
 /* The per-object hook, in the core's open transaction, after the object's

@@ -71,7 +71,7 @@ struct rulesd *rulesd_open(const struct rulesd_options *opt)
 	if (alerts_load_memos(rd->al, opt->state) != PW_OK)
 		goto fail;
 	rd->br = brief_open(db, opt->cfg);
-	rd->as = rd->br ? arrival_store_open(db, opt->cfg, rd->ev, rd->br) : NULL;
+	rd->as = rd->br ? arrival_store_open(db, opt->cfg, opt->clock, rd->ev, rd->br) : NULL;
 	if (!rd->as || arrival_store_load_on_site(rd->as, opt->state) != PW_OK)
 		goto fail;
 	rd->next_sweep_ms = 0; /* at once */

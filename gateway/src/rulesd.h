@@ -1,7 +1,8 @@
 /*
- * rulesd — the rules inside the daemon: wires alerts, events and the sweep
- * to the core's connection and state, runs the sweep at start and at each
- * site-local midnight, and publishes the outbox.
+ * rulesd — the rules inside the daemon: wires alerts, events, the sweep
+ * and arrivals (arrival_store, with its health briefs) to the core's
+ * connection and state, runs the sweep at start and at each site-local
+ * midnight, and publishes the outbox.
  *
  * Everything that touches the core's connection or state runs with the
  * core lock held and the core's group transaction committed

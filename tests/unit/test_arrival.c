@@ -198,7 +198,7 @@ static int setup(void **state)
 	f->state = state_new(16);
 	f->ev = events_open(f->db, "jinan-west");
 	f->br = brief_open(f->db, &f->cfg);
-	f->as = arrival_store_open(f->db, &f->cfg, f->ev, f->br);
+	f->as = arrival_store_open(f->db, &f->cfg, &f->clock, f->ev, f->br);
 	assert_non_null(f->as);
 	f->in = ingest_new(&(struct ingest_options){.site_id = "jinan-west",
 	                                            .clock = &f->clock,
@@ -547,6 +547,19 @@ static void test_first_report_is_no_edge(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM arrival"), 1);
 }
 
+static void test_stale_arrival_not_greeted(void **state)
+{
+	struct fx *f = *state;
+
+	/* a read from a backlog, 20 min after it happened: the advisor hears of
+	 * it, the entrance display and the car do not */
+	set_clock(f, NOW + 20 * MIN);
+	plate(f, NOW, "鲁A12345", 0.9);
+	assert_int_equal(count(f, "SELECT count(*) FROM arrival"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE event_type = 'arrival'"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM outbox"), 1);
+}
+
 static void test_restart_knows_who_is_on_site(void **state)
 {
 	struct fx *f = *state;
@@ -575,6 +588,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pass_by_and_two_visits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_camera_visit_closes_on_leaving, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_first_report_is_no_edge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_arrival_not_greeted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_knows_who_is_on_site, setup, teardown),
 	};
 
