@@ -250,6 +250,42 @@ out:
 	return rc;
 }
 
+int events_emit_object(struct events *ev, int64_t ts_ms, const json_t *obj)
+{
+	const char *type = json_string_value(json_object_get(obj, "type"));
+	char *text;
+	int rc;
+
+	if (!type)
+		return PW_EINVAL;
+	text = dump((json_t *)obj);
+	if (!text)
+		return PW_ENOMEM;
+	rc = outbox_insert(ev, ts_ms, ev->topic_events, type, text);
+	if (rc == PW_OK && ev->tap)
+		ev->tap(ev->tap_ctx, text);
+	free(text);
+	return rc;
+}
+
+int events_emit_message(struct events *ev, const char *vin, const char *id, const char *kind,
+                        const char *text, int64_t ts_ms)
+{
+	char topic[TOPIC_MAX], *payload;
+	json_t *obj = json_pack("{s:i, s:I, s:s, s:s, s:s}", "v", 1, "ts", (json_int_t)ts_ms, "id",
+	                        id, "kind", kind, "text", text);
+	int rc;
+
+	payload = obj ? dump(obj) : NULL;
+	json_decref(obj);
+	if (!payload)
+		return PW_ENOMEM;
+	snprintf(topic, sizeof(topic), "pitwall/v1/vehicles/%s/notify", vin);
+	rc = outbox_insert(ev, ts_ms, topic, NULL, payload);
+	free(payload);
+	return rc;
+}
+
 /* ---- in-car texts ------------------------------------------------------------ */
 
 const char *events_notify_kind(enum pw_alert_kind kind, enum pw_severity severity)

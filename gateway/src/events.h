@@ -58,6 +58,17 @@ struct events_item {
  * (may be NULL) = 1 if a message was queued. PW_EIO on a database error. */
 int events_emit(struct events *ev, const struct events_item *item, int *notified);
 
+/* Writes an event that belongs to no alert (arrival, greeting): `obj`
+ * (borrowed) must hold its "type" and "id"; it goes to …/events as is, in
+ * the caller's transaction. PW_EIO on a database error, PW_ENOMEM. */
+int events_emit_object(struct events *ev, int64_t ts_ms, const json_t *obj);
+
+/* Writes an in-car message to pitwall/v1/vehicles/{vin}/notify without the
+ * one-per-day ledger (a welcome goes once per visit): id, kind and text as
+ * in the contract. In the caller's transaction. */
+int events_emit_message(struct events *ev, const char *vin, const char *id, const char *kind,
+                        const char *text, int64_t ts_ms);
+
 /* Called with every event's JSON text as events_emit writes it (the sweep
  * command prints them). The text is borrowed for the call. NULL: none. */
 void events_set_tap(struct events *ev, void (*fn)(void *ctx, const char *json), void *ctx);

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "greet.h"
 #include "hub.h"
 #include "pw.h"
 
@@ -330,8 +331,22 @@ int frames_event(const char *payload, size_t len, int *channel, char **out, size
 	*out_len = 0;
 	if (!json_is_object(obj) || !type)
 		goto out;
-	if (strcmp(type, "greeting") == 0 || strcmp(type, "arrival") == 0) {
-		*channel = type[0] == 'g' ? HUB_WELCOME : HUB_ADVISOR;
+	if (strcmp(type, "greeting") == 0) {
+		/* the display gets the contract's members only: no vin, no ts */
+		json_t *frame = greet_frame(obj);
+
+		*channel = HUB_WELCOME;
+		rc = PW_ENOMEM;
+		*out = frame ? json_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(frame);
+		if (*out) {
+			*out_len = strlen(*out);
+			rc = PW_OK;
+		}
+		goto out;
+	}
+	if (strcmp(type, "arrival") == 0) {
+		*channel = HUB_ADVISOR;
 		*out = malloc(len + 1);
 		if (!*out) {
 			rc = PW_ENOMEM;

@@ -37,6 +37,8 @@ struct ingest {
 	uint64_t batch_max_us;
 	int replaying;                  /* replaying the journal: no appends, no metrics */
 	char frame[FRAMES_VEHICLE_MAX]; /* a vehicle frame being rendered */
+	int wrote;     /* this message wrote rows beyond its vehicles' (a plate read) */
+	int flush_now; /* a visit was opened: commit the group at once (displays wait) */
 };
 
 struct ingest *ingest_new(const struct ingest_options *opt)
@@ -169,6 +171,14 @@ static int apply_telemetry(struct ingest *in, const struct pw_telemetry *t, int 
 	    alerts_on_telemetry(in->opt.alerts, cur, &next, t, res.late, res.odometer_rollback,
 	                        res.dtc_changed, res.history_due) != PW_OK)
 		return PW_EIO;
+	if (in->opt.arrivals) {
+		int opened = 0;
+
+		if (arrival_store_on_telemetry(in->opt.arrivals, cur, &next, t, res.late,
+		                               clock_now_ms(in->opt.clock), &opened) != PW_OK)
+			return PW_EIO;
+		in->flush_now |= opened;
+	}
 	pending_set(in, &next);
 	*rollback += res.odometer_rollback;
 	*late += res.late;
@@ -256,9 +266,25 @@ static int process_anpr(struct ingest *in, const struct pw_topic *tp, const char
 		add_reject(in, out, topic, topic_len, reason, -1, detail);
 		return PW_OK;
 	}
-	/* Arrival matching takes plate reads in a later issue; for now they are
-	 * checked, counted and logged. */
 	log_debug("ingest", "plate read %s by %s (%.2f)", pr.plate, pr.camera, pr.confidence);
+	if (in->opt.arrivals) {
+		char vin[PW_VIN_LEN + 1];
+		const struct pw_vehicle *cur;
+		int opened = 0;
+
+		if (arrival_store_on_plate(in->opt.arrivals, &pr, clock_now_ms(in->opt.clock),
+		                           &opened, vin) != PW_OK)
+			return PW_EIO;
+		in->wrote = 1;
+		in->flush_now |= opened;
+		if (vin[0] && (cur = current_vehicle(in, vin)) != NULL && !cur->fence.open) {
+			struct pw_vehicle next = *cur;
+
+			/* its departure closes the visit */
+			geofence_mark_open(&next.fence, pr.ts_ms);
+			pending_set(in, &next);
+		}
+	}
 	tally->accepted++;
 	return PW_OK;
 }
@@ -372,20 +398,27 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 		add_reject(in, out, topic, topic_len, PW_REJ_BAD_TOPIC, -1, "unknown topic");
 		goto count;
 	}
-	if (tp.kind == PW_TOPIC_ANPR) {
-		/* nothing stored yet: arrival matching comes with its own issue */
+	if (tp.kind == PW_TOPIC_ANPR && !in->opt.arrivals) {
+		/* no arrivals: plate reads are checked, counted and logged */
 		process_anpr(in, &tp, topic, topic_len, payload, len, out, &tally);
 		goto count;
 	}
+	in->wrote = 0;
+	in->flush_now = 0;
 	if (open_transaction(in) != PW_OK)
 		return PW_EIO;
 	if (tp.kind == PW_TOPIC_TELEMETRY)
 		rc = process_telemetry(in, &tp, topic, topic_len, payload, len, out, &tally);
+	else if (tp.kind == PW_TOPIC_ANPR)
+		rc = process_anpr(in, &tp, topic, topic_len, payload, len, out, &tally);
 	else
 		rc = process_status(in, &tp, topic, topic_len, payload, len, out, &tally);
-	if (rc == PW_OK && in->n_pending > 0)
+	if (rc == PW_OK && (in->n_pending > 0 || in->wrote)) {
 		rc = commit_message(in, topic, topic_len, payload, len);
-	else if (rc == PW_OK && !in->opt.journal)
+		/* a visit opened: to the displays without waiting for the group */
+		if (rc == PW_OK && in->flush_now && in->txn_open && !in->replaying)
+			rc = ingest_flush(in);
+	} else if (rc == PW_OK && !in->opt.journal)
 		rc = ingest_flush(in); /* nothing written: ends the empty transaction */
 	if (rc != PW_OK) {
 		if (in->txn_open)

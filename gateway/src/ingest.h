@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "alerts.h"
+#include "arrival_store.h"
 #include "clock.h"
 #include "decode.h"
 #include "hub.h"
@@ -65,6 +66,8 @@ struct ingest_options {
 	struct hub *hub;
 	const struct pw_rules_config *rules;
 	int frame_interval_ms;
+	/* borrowed, on `store`'s connection; NULL: no arrivals (plate reads counted) */
+	struct arrival_store *arrivals;
 };
 
 struct ingest;

@@ -371,7 +371,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	                             .alerts = rulesd ? rulesd_alerts(rulesd) : NULL,
 	                             .hub = hub,
 	                             .rules = &cfg->rules,
-	                             .frame_interval_ms = cfg->http.ws_vehicle_interval_ms});
+	                             .frame_interval_ms = cfg->http.ws_vehicle_interval_ms,
+	                             .arrivals = rulesd_arrivals(rulesd)});
 	if (!ingest)
 		goto out;
 	core = (struct core){

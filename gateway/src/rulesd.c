@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrival_store.h"
+#include "brief.h"
 #include "events.h"
 #include "frames.h"
 #include "log.h"
@@ -25,6 +27,9 @@ struct rulesd {
 	struct events *ev;
 	struct alerts *al;
 	struct sweep *sw;
+	/* arrivals, inside ingest's transaction, with their health briefs */
+	struct brief *br;
+	struct arrival_store *as;
 	int64_t next_sweep_ms; /* (virtual) clock time the next run is due */
 	int sweeping;
 	int collected; /* rows waiting for rulesd_publish */
@@ -66,6 +71,10 @@ struct rulesd *rulesd_open(const struct rulesd_options *opt)
 	sweep_set_thresholds_fn(rd->sw, set_thresholds, rd);
 	if (alerts_load_memos(rd->al, opt->state) != PW_OK)
 		goto fail;
+	rd->br = brief_open(db, opt->cfg);
+	rd->as = rd->br ? arrival_store_open(db, opt->cfg, opt->clock, rd->ev, rd->br) : NULL;
+	if (!rd->as || arrival_store_load_on_site(rd->as, opt->state) != PW_OK)
+		goto fail;
 	rd->next_sweep_ms = 0; /* at once */
 	return rd;
 fail:
@@ -77,6 +86,8 @@ void rulesd_close(struct rulesd *rd)
 {
 	if (!rd)
 		return;
+	arrival_store_close(rd->as);
+	brief_close(rd->br);
 	sweep_close(rd->sw);
 	alerts_close(rd->al);
 	events_close(rd->ev);
@@ -86,6 +97,11 @@ void rulesd_close(struct rulesd *rd)
 struct alerts *rulesd_alerts(struct rulesd *rd)
 {
 	return rd->al;
+}
+
+struct arrival_store *rulesd_arrivals(struct rulesd *rd)
+{
+	return rd ? rd->as : NULL;
 }
 
 static void sweep_tick(struct rulesd *rd, int64_t now_ms)

@@ -1,7 +1,8 @@
 /*
- * rulesd — the rules inside the daemon: wires alerts, events and the sweep
- * to the core's connection and state, runs the sweep at start and at each
- * site-local midnight, and publishes the outbox.
+ * rulesd — the rules inside the daemon: wires alerts, events, the sweep
+ * and arrivals (arrival_store, with its health briefs) to the core's
+ * connection and state, runs the sweep at start and at each site-local
+ * midnight, and publishes the outbox.
  *
  * Everything that touches the core's connection or state runs with the
  * core lock held and the core's group transaction committed
@@ -19,6 +20,7 @@
 #define PW_RULESD_H
 
 #include "alerts.h"
+#include "arrival_store.h"
 #include "clock.h"
 #include "config.h"
 #include "hub.h"
@@ -51,6 +53,10 @@ void rulesd_close(struct rulesd *rd);
 
 /* The alerts for ingest_options.alerts. */
 struct alerts *rulesd_alerts(struct rulesd *rd);
+
+/* The arrivals for ingest_options.arrivals (on the core's connection);
+ * NULL for a NULL rd. */
+struct arrival_store *rulesd_arrivals(struct rulesd *rd);
 
 /* Core lock held, no transaction open on the core's connection: runs one
  * chunk of a due sweep and, when `connected`, collects outbox rows to

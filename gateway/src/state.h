@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "decode.h"
+#include "geofence.h"
 #include "rules.h"
 
 /* Field groups with their own last-set ts: the PW_F_* bits except tires,
@@ -49,6 +50,8 @@ struct pw_vehicle {
 	uint32_t frame_ms;          /* when, monotonic ms (wraps; compared by difference) */
 	struct pw_telemetry latest; /* latest.has = every group ever set */
 	struct rules_memo rules;    /* what the per-message rules remember (rules.h) */
+	/* the arrival detector (geofence.h); memory only */
+	struct geofence_state fence;
 };
 
 enum pw_seq_class {

@@ -388,12 +388,25 @@ static void test_event_frames(void **state)
 	assert_null(json_object_get(j, "event"));
 	json_decref(j);
 
-	/* greeting: to the displays, byte for byte */
+	/* greeting: to the displays, the contract's members only */
 	assert_int_equal(frames_event(greeting, strlen(greeting), &ch, &out, &len), PW_OK);
 	assert_int_equal(ch, HUB_WELCOME);
 	assert_int_equal(len, strlen(greeting));
 	assert_string_equal(out, greeting);
 	free(out);
+	{
+		/* as events.c writes it: with vin, ts and severity for dealer systems */
+		const char *full = "{\"type\":\"greeting\",\"id\":\"g7\",\"vin\":\"" VIN "\","
+		                   "\"ts\":5,\"severity\":\"info\",\"display_name\":\"张先生\","
+		                   "\"plate_masked\":\"鲁A·***45\",\"desk\":\"3\",\"ttl_s\":120}";
+
+		assert_int_equal(frames_event(full, strlen(full), &ch, &out, &len), PW_OK);
+		assert_int_equal(ch, HUB_WELCOME);
+		assert_null(strstr(out, VIN));
+		assert_null(strstr(out, "\"ts\""));
+		assert_non_null(strstr(out, "\"desk\":\"3\""));
+		free(out);
+	}
 
 	/* not an event */
 	assert_int_equal(frames_event("[1]", 3, &ch, &out, &len), PW_EINVAL);
