@@ -12,8 +12,11 @@
  * frame (seq) and keeps the newest WS_RING_FRAMES / WS_RING_BYTES of them,
  * each with LWS_PRE bytes in front for lws. A client is a cursor (the next
  * seq it reads). On WRITEABLE it is given the frames of its channel from
- * its cursor on, while the socket takes them (lws_send_pipe_choked), at
- * most WRITES_MAX per callback. A client the ring has overtaken (it read
+ * its cursor on, while the socket takes them (lws_send_pipe_choked): as
+ * many as fit in BATCH_MAX bytes, each framed here (RFC 6455: FIN, text,
+ * unmasked, its length) into one buffer that goes out in one raw write —
+ * one syscall for a burst instead of one per frame, which is what lets a
+ * couple of hundred consoles follow a busy store. A client the ring has overtaken (it read
  * too slowly, or the hub itself dropped frames) gets a fresh snapshot
  * instead, its cursor jumping to the head: nothing here ever waits for a
  * client, and a client that never reads costs one buffered write. Welcome
@@ -39,7 +42,7 @@
 #include "snapshot.h"
 #include "store.h"
 
-#define WRITES_MAX    16          /* frames written per WRITEABLE callback */
+#define BATCH_MAX     (64 * 1024) /* frame bytes written per WRITEABLE callback */
 #define RING_CAP_KEEP 2048        /* a ring slot keeps a buffer this big: a vehicle frame fits */
 #define SNAP_CHUNK    (16 * 1024) /* snapshot bytes per fragment */
 #define DB_BUSY_MS    250         /* the lws thread never waits longer for SQLite */
@@ -83,6 +86,7 @@ _Static_assert(sizeof(struct client) <= WS_SESSION_BYTES, "WS_SESSION_BYTES too 
 struct ws {
 	struct ws_options opt;
 	/* lws thread only */
+	unsigned char *batch; /* LWS_PRE + BATCH_MAX: the frames of one raw write */
 	struct store *db;
 	struct snapshot *snap;
 	time_t db_tried_s;
@@ -129,6 +133,7 @@ void ws_free(struct ws *w)
 	w->clients = NULL; /* their memory went with the lws context */
 	for (size_t i = 0; i < WS_RING_FRAMES; i++)
 		free(w->ring[i].buf);
+	free(w->batch);
 	snapshot_close(w->snap);
 	store_close(w->db);
 	free(w);
@@ -442,9 +447,35 @@ static int send_snapshot_chunk(struct lws *wsi, struct client *c)
 	return 0;
 }
 
+/* The header of an unmasked, final text frame of `len` bytes (RFC 6455
+ * 5.2): its length, and written into `p` (at most 10 bytes). */
+static size_t ws_frame_header_len(size_t len)
+{
+	return len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+}
+
+static size_t ws_frame_header(unsigned char *p, size_t len)
+{
+	size_t n = ws_frame_header_len(len);
+
+	p[0] = 0x81; /* FIN, text */
+	if (n == 2) {
+		p[1] = (unsigned char)len;
+	} else if (n == 4) {
+		p[1] = 126;
+		p[2] = (unsigned char)(len >> 8);
+		p[3] = (unsigned char)len;
+	} else {
+		p[1] = 127;
+		for (int i = 0; i < 8; i++)
+			p[2 + i] = (unsigned char)((uint64_t)len >> (8 * (7 - i)));
+	}
+	return n;
+}
+
 static int on_writeable(struct ws *w, struct lws *wsi, struct client *c)
 {
-	int written = 0;
+	size_t used = 0;
 
 	if (c->snap)
 		return send_snapshot_chunk(wsi, c);
@@ -462,20 +493,26 @@ static int on_writeable(struct ws *w, struct lws *wsi, struct client *c)
 			return -1;
 		return send_snapshot_chunk(wsi, c);
 	}
-	while (c->cursor < w->head && written < WRITES_MAX) {
+	if (!w->batch && !(w->batch = malloc(LWS_PRE + BATCH_MAX)))
+		return -1;
+	while (c->cursor < w->head) {
 		struct slot *s = &w->ring[c->cursor % WS_RING_FRAMES];
 
 		if (s->channel != c->channel || (c->cursor < c->replay_end && !s->vehicle)) {
 			c->cursor++;
 			continue;
 		}
-		if (lws_send_pipe_choked(wsi))
-			break;
-		if (lws_write(wsi, s->buf + LWS_PRE, s->len, LWS_WRITE_TEXT) < (int)s->len)
-			return -1;
+		if (used + ws_frame_header_len(s->len) + s->len > BATCH_MAX)
+			break; /* never for the first: frames are at most HUB_FRAME_MAX */
+		used += ws_frame_header(w->batch + LWS_PRE + used, s->len);
+		memcpy(w->batch + LWS_PRE + used, s->buf + LWS_PRE, s->len);
+		used += s->len;
 		c->cursor++;
-		written++;
 	}
+	/* raw: the bytes are whole WebSocket frames already; what the socket
+	 * does not take lws keeps, and reports the pipe choked until it is out */
+	if (used && lws_write(wsi, w->batch + LWS_PRE, used, LWS_WRITE_RAW) < (int)used)
+		return -1;
 	if (c->cursor < w->head)
 		lws_callback_on_writable(wsi);
 	return 0;
