@@ -373,7 +373,8 @@ static int emit(struct arrival_store *as, int64_t id, const char *vin, const cha
 	                          .plate = car->plate,
 	                          .desk = adv ? adv->desk : NULL,
 	                          .advisor = adv ? adv->name : NULL,
-	                          .service = ap ? ap->service : NULL});
+	                          .service = ap ? ap->service : NULL,
+	                          .ttl_s = as->cfg->rules.greeting_ttl_s});
 	rc = PW_ENOMEM;
 	if (!greeting || json_object_set_new(greeting, "vin", json_string(vin)) ||
 	    json_object_set_new(greeting, "ts", json_integer(at_ms)) ||

@@ -158,6 +158,7 @@ static const struct key keys[] = {
     DBL("rules.arrival.max_speed_kmh", rules.arrival_max_speed_kmh, 0, 100),
     DBL("rules.arrival.plate_min_confidence", rules.plate_min_confidence, 0, 1),
     INT("rules.arrival.appointment_window_min", rules.appointment_window_min, 0, 1440),
+    INT("rules.arrival.greeting_ttl_s", rules.greeting_ttl_s, 5, 3600),
 
     {"log.level", K_LEVEL, OFF(log_level), sizeof(enum pw_log_level), 0, 0, NULL, NULL},
 };
@@ -817,7 +818,7 @@ void config_defaults(struct pw_config *cfg)
 	cfg->http.n_allowed_origins = 0;
 	cfg->http.session_ttl_s = 28800;
 	cfg->http.ws_snapshot_max = 2000;
-	cfg->http.ws_vehicle_interval_ms = 1000;
+	cfg->http.ws_vehicle_interval_ms = 5000;
 
 	r->enabled = 1;
 	r->first_service_km = 5000;
@@ -851,6 +852,7 @@ void config_defaults(struct pw_config *cfg)
 	r->followup_after_visit_days = 3;
 	r->followup_after_purchase_days = 7;
 	r->arrival_dwell_s = 60;
+	r->greeting_ttl_s = 120;
 	r->arrival_max_speed_kmh = 5;
 	r->plate_min_confidence = 0.8;
 	r->appointment_window_min = 120;

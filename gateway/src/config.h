@@ -50,7 +50,7 @@ struct pw_http_config {
 	char static_dir[PW_PATH_MAX];              /* "" = dashboard/ found next to the binary */
 	int session_ttl_s;          /* console session lifetime, default 28800 (8 h) */
 	int ws_snapshot_max;        /* vehicles in a WebSocket snapshot, default 2000 */
-	int ws_vehicle_interval_ms; /* a vehicle frame at most this often, default 1000 */
+	int ws_vehicle_interval_ms; /* a vehicle frame at most this often, default 5000 */
 };
 
 #define PW_PLANS_MAX 16
@@ -110,6 +110,7 @@ struct pw_rules_config {
 	double arrival_max_speed_kmh; /* 5 */
 	double plate_min_confidence;  /* 0.8 */
 	int appointment_window_min;   /* 120 */
+	int greeting_ttl_s;           /* 120: how long a welcome display shows a greeting */
 };
 
 struct pw_config {

@@ -303,7 +303,7 @@ json_t *greet_greeting(const struct greet_input *in)
 	}
 	if (set_str_or_null(o, "desk", in->desk) || set_str_or_null(o, "advisor", in->advisor) ||
 	    set_str_or_null(o, "service", in->service) ||
-	    json_object_set_new(o, "ttl_s", json_integer(GREET_TTL_S)))
+	    json_object_set_new(o, "ttl_s", json_integer(in->ttl_s > 0 ? in->ttl_s : GREET_TTL_S)))
 		goto fail;
 	return o;
 fail:

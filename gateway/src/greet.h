@@ -51,6 +51,7 @@ struct greet_input {
 	const char *desk;
 	const char *advisor; /* the advisor's name */
 	const char *service; /* the appointment's service */
+	int ttl_s;           /* how long the display shows it; <= 0: GREET_TTL_S */
 };
 
 /* The contract's greeting object (type, id, display_name, plate_masked,

@@ -88,6 +88,7 @@ static const struct {
     {"rules.arrival.max_speed_kmh", T_NUM},
     {"rules.arrival.plate_min_confidence", T_NUM},
     {"rules.arrival.appointment_window_min", T_INT},
+    {"rules.arrival.greeting_ttl_s", T_INT},
     {"log.level", T_LEVEL},
 };
 
@@ -144,7 +145,7 @@ static const char full_json[] =
     "  \"customers\": {\"lost_days\": 400, \"followup_after_visit_days\": 2,\n"
     "                \"followup_after_purchase_days\": 10},\n"
     "  \"arrival\": {\"dwell_s\": 90, \"max_speed_kmh\": 3, \"plate_min_confidence\": 0.9,\n"
-    "              \"appointment_window_min\": 60}\n"
+    "              \"appointment_window_min\": 60, \"greeting_ttl_s\": 30}\n"
     " },\n"
     " \"log\": {\"level\": \"debug\"}\n"
     "}\n";
@@ -270,7 +271,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.http.static_dir, "");
 	assert_int_equal(c.http.session_ttl_s, 28800);
 	assert_int_equal(c.http.ws_snapshot_max, 2000);
-	assert_int_equal(c.http.ws_vehicle_interval_ms, 1000);
+	assert_int_equal(c.http.ws_vehicle_interval_ms, 5000);
 	/* DESIGN.md "Rules" and "Arrival" */
 	assert_true(r->first_service_km == 5000 && r->first_service_months == 6);
 	assert_true(r->service_interval_km == 10000 && r->service_interval_months == 12);
@@ -300,6 +301,7 @@ static void test_defaults(void **state)
 	assert_int_equal(r->arrival_dwell_s, 60);
 	assert_true(r->arrival_max_speed_kmh == 5 && r->plate_min_confidence == 0.8);
 	assert_int_equal(r->appointment_window_min, 120);
+	assert_int_equal(r->greeting_ttl_s, 120);
 	assert_int_equal(c.log_level, PW_LOG_INFO);
 	/* the defaults pass their own checks */
 	assert_int_equal(config_validate(&c, errbuf, sizeof(errbuf)), 0);
@@ -380,6 +382,7 @@ static void test_full_file(void **state)
 	assert_int_equal(r->arrival_dwell_s, 90);
 	assert_true(r->arrival_max_speed_kmh == 3 && r->plate_min_confidence == 0.9);
 	assert_int_equal(r->appointment_window_min, 60);
+	assert_int_equal(r->greeting_ttl_s, 30);
 	assert_int_equal(c.log_level, PW_LOG_DEBUG);
 }
 
@@ -610,6 +613,7 @@ static void test_out_of_range(void **state)
 	    {"rules.arrival.dwell_s", "-1"},
 	    {"rules.arrival.plate_min_confidence", "1.5"},
 	    {"rules.arrival.appointment_window_min", "1441"},
+	    {"rules.arrival.greeting_ttl_s", "4"},
 	    {"log.level", "\"verbose\""},
 	    {"log.level", "\"INFO\""},
 	};
