@@ -427,16 +427,21 @@ static void merge_tires(struct pw_vehicle *v, const struct pw_telemetry *t,
 	 * (ts, value) order, but a member's ts may go back; recompute) */
 	v->group_ts_ms[9] = 0;
 	for (int w = 0; w < PW_TIRE_COUNT; w++) {
-		int64_t newest = 0;
+		int64_t newest = state_tire_ts_ms(v, w);
 
-		for (int m = 0; m < PW_TIRE_MEMBERS; m++)
-			if ((v->latest.tires[w].has & (1u << m)) &&
-			    v->tire_member_ts_ms[w][m] > newest)
-				newest = v->tire_member_ts_ms[w][m];
-		v->tire_ts_ms[w] = newest;
 		if (newest > v->group_ts_ms[9])
 			v->group_ts_ms[9] = newest;
 	}
+}
+
+int64_t state_tire_ts_ms(const struct pw_vehicle *v, int w)
+{
+	int64_t newest = 0;
+
+	for (int m = 0; m < PW_TIRE_MEMBERS; m++)
+		if ((v->latest.tires[w].has & (1u << m)) && v->tire_member_ts_ms[w][m] > newest)
+			newest = v->tire_member_ts_ms[w][m];
+	return newest;
 }
 
 static void merge_dtc(struct pw_vehicle *v, const struct pw_telemetry *t,

@@ -36,10 +36,10 @@ struct pw_vehicle {
 	int64_t msg_count;                    /* telemetry objects applied, duplicates excluded */
 	int64_t ts_ms;                        /* newest ts applied */
 	int64_t group_ts_ms[PW_STATE_GROUPS]; /* when each PW_F_* group was last set */
-	int64_t tire_ts_ms[PW_TIRE_COUNT];    /* newest member ts of each wheel */
 	/* when each tire member (PW_TIRE_KPA, _TREAD, _TEMP: index = bit number)
 	 * was last set: members are optional one by one, so the merge is exact
-	 * only per member. tire_ts_ms[w] and group_ts_ms[9] are their maxima. */
+	 * only per member. group_ts_ms[9] is their maximum; a wheel's own
+	 * newest is state_tire_ts_ms() (not stored: 32 bytes a vehicle). */
 	int64_t tire_member_ts_ms[PW_TIRE_COUNT][PW_TIRE_MEMBERS];
 	int64_t history_bucket;     /* last history bucket written (ts / interval); -1 none */
 	int64_t odometer_rollbacks; /* objects whose odometer went backwards */
@@ -100,6 +100,9 @@ size_t state_memory_bytes(const struct state *s);
 
 /* A vehicle never seen: zeroed, `vin` copied (NULL: left empty), seq_max and
  * history_bucket -1. For code that builds a struct pw_vehicle (store reload). */
+/* The newest ts of any member of wheel `w` that the vehicle has (0: none). */
+int64_t state_tire_ts_ms(const struct pw_vehicle *v, int w);
+
 void state_vehicle_init(struct pw_vehicle *v, const char *vin);
 
 /* Where `seq` stands for vehicle `v` (NULL: never seen, so PW_SEQ_NEW). */

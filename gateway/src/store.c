@@ -369,14 +369,16 @@ out:
 
 /* field_ts: version byte, varint bitmap of the non-zero slots, then for each
  * one varint(zigzag(ts_ms - slot)): a few bytes per field, exact for any
- * int64. Slots: group_ts_ms[], tire_ts_ms[], tire_member_ts_ms[][]. */
+ * int64. Slots: group_ts_ms[], each wheel's newest member ts (no longer
+ * kept in memory: written as state_tire_ts_ms(), ignored when read, so rows
+ * of either age decode the same), tire_member_ts_ms[][]. */
 static int64_t *ts_slot(struct pw_vehicle *v, int i)
 {
 	if (i < PW_STATE_GROUPS)
 		return &v->group_ts_ms[i];
 	i -= PW_STATE_GROUPS;
 	if (i < PW_TIRE_COUNT)
-		return &v->tire_ts_ms[i];
+		return NULL;
 	i -= PW_TIRE_COUNT;
 	return &v->tire_member_ts_ms[i / PW_TIRE_MEMBERS][i % PW_TIRE_MEMBERS];
 }
@@ -415,7 +417,7 @@ static int64_t ts_get(const struct pw_vehicle *v, int i)
 		return v->group_ts_ms[i];
 	i -= PW_STATE_GROUPS;
 	if (i < PW_TIRE_COUNT)
-		return v->tire_ts_ms[i];
+		return state_tire_ts_ms(v, i);
 	i -= PW_TIRE_COUNT;
 	return v->tire_member_ts_ms[i / PW_TIRE_MEMBERS][i % PW_TIRE_MEMBERS];
 }
@@ -452,13 +454,16 @@ static int field_ts_decode(struct pw_vehicle *v, const uint8_t *p, size_t len)
 		return PW_EINVAL;
 	for (int i = 0; i < FIELD_TS_SLOTS; i++) {
 		uint64_t d;
+		int64_t *slot;
 
 		if (!(bitmap & (1ull << i)))
 			continue;
 		if (varint_get(p, len, &at, &z) != PW_OK)
 			return PW_EINVAL;
 		d = (z >> 1) ^ (0 - (z & 1));
-		*ts_slot(v, i) = (int64_t)((uint64_t)v->ts_ms - d);
+		slot = ts_slot(v, i);
+		if (slot)
+			*slot = (int64_t)((uint64_t)v->ts_ms - d);
 	}
 	return at == len ? PW_OK : PW_EINVAL;
 }

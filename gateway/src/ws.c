@@ -43,7 +43,7 @@
 #include "store.h"
 
 #define BATCH_MAX     (64 * 1024) /* frame bytes written per WRITEABLE callback */
-#define RING_CAP_KEEP 2048        /* a ring slot keeps a buffer this big: a vehicle frame fits */
+#define RING_CAP_KEEP 1024        /* a ring slot keeps a buffer this big: a vehicle frame fits */
 #define SNAP_CHUNK    (16 * 1024) /* snapshot bytes per fragment */
 #define DB_BUSY_MS    250         /* the lws thread never waits longer for SQLite */
 #define DB_RETRY_S    1

@@ -95,7 +95,8 @@ static int vehicle_equal(const struct pw_vehicle *a, const struct pw_vehicle *b,
 	for (int i = 0; i < PW_STATE_GROUPS; i++)
 		SAME(group_ts_ms[i]);
 	for (int w = 0; w < PW_TIRE_COUNT; w++) {
-		SAME(tire_ts_ms[w]);
+		if (state_tire_ts_ms(a, w) != state_tire_ts_ms(b, w))
+			return 0;
 		for (int m = 0; m < PW_TIRE_MEMBERS; m++)
 			SAME(tire_member_ts_ms[w][m]);
 		SAME(latest.tires[w].has);
@@ -458,8 +459,8 @@ static void test_merge_in_order(void **unused)
 	assert_int_equal(v.history_bucket, T0 / HOUR_MS);
 	assert_int_equal(v.latest.has, t.has);
 	assert_int_equal(v.group_ts_ms[0], T0);
-	assert_int_equal(v.tire_ts_ms[PW_TIRE_FL], T0);
-	assert_int_equal(v.tire_ts_ms[PW_TIRE_FR], 0);
+	assert_int_equal(state_tire_ts_ms(&v, PW_TIRE_FL), T0);
+	assert_int_equal(state_tire_ts_ms(&v, PW_TIRE_FR), 0);
 	assert_int_equal(v.group_ts_ms[9], T0);
 
 	t = obj(VIN_A, 1, T0 + 1000);
@@ -479,7 +480,7 @@ static void test_merge_in_order(void **unused)
 	assert_int_equal(v.latest.tires[PW_TIRE_FL].has, PW_TIRE_KPA | PW_TIRE_TREAD);
 	assert_int_equal(v.tire_member_ts_ms[PW_TIRE_FL][0], T0);
 	assert_int_equal(v.tire_member_ts_ms[PW_TIRE_FL][1], T0 + 1000);
-	assert_int_equal(v.tire_ts_ms[PW_TIRE_FL], T0 + 1000);
+	assert_int_equal(state_tire_ts_ms(&v, PW_TIRE_FL), T0 + 1000);
 	assert_int_equal(v.msg_count, 2);
 	assert_int_equal(v.latest.seq, 1);
 

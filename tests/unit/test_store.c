@@ -267,7 +267,8 @@ static int vehicle_equal(const struct pw_vehicle *a, const struct pw_vehicle *b)
 	for (int i = 0; i < PW_STATE_GROUPS; i++)
 		SAME(group_ts_ms[i]);
 	for (int w = 0; w < PW_TIRE_COUNT; w++) {
-		SAME(tire_ts_ms[w]);
+		if (state_tire_ts_ms(a, w) != state_tire_ts_ms(b, w))
+			return 0;
 		for (int m = 0; m < PW_TIRE_MEMBERS; m++)
 			SAME(tire_member_ts_ms[w][m]);
 		SAME(latest.tires[w].has);
