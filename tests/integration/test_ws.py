@@ -3,7 +3,7 @@
 "WebSocket /ws"), through wslite, a plain RFC 6455 client:
 
 - an advisor with a live session gets a snapshot, then live `vehicle` frames
-  while telemetry is published, and an `alert` frame (with alert_id) when a
+  while telemetry is published (by hand, and by pitwall-sim for 20 cars), and an `alert` frame (with alert_id) when a
   tyre's pressure drops; the snapshot leaves an audit row;
 - the handshake refuses (403) a foreign or missing Origin, a missing or dead
   session, a welcome display with a bad token, a path other than /ws; an
@@ -368,6 +368,42 @@ def test_client_that_never_reads():
         s.close()
 
 
+def test_simulator_frames():
+    """The console follows pitwall-sim: a snapshot, then every simulated car's
+    frames in seq order, each car's last one carrying the last seq the broker
+    acknowledged (the simulator's manifest)."""
+    s = Setup("ws-sim", config={"http": {"ws_vehicle_interval_ms": 0}})
+    try:
+        c = s.advisor()
+        assert c.recv_json()["type"] == "snapshot"
+        manifest = s.wd.file("manifest.csv")
+        sim = subprocess.Popen([harness.PITWALL_SIM, "--broker", s.broker.uri, "--vehicles", "20",
+                                "--rate", "400", "--count", "2000", "--seed", "3",
+                                "--manifest", manifest, "--client-id", f"sim-ws-{os.getpid()}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        last, frames = {}, 0
+        deadline = time.time() + 120
+        want = None
+        while want is None or any(last.get(v, -1) < m for v, m in want.items()):
+            f = c.recv_json(timeout=max(0.1, deadline - time.time()))
+            if f["type"] == "vehicle":
+                frames += 1
+                assert f["seq"] > last.get(f["vin"], -1), (f["vin"], f["seq"], last.get(f["vin"]))
+                last[f["vin"]] = f["seq"]
+            if want is None and sim.poll() is not None:
+                assert sim.returncode == 0, sim.stderr.read()
+                with open(manifest) as fh:
+                    want = {vin: int(max_seq) for vin, _, max_seq in
+                            (line.strip().split(",") for line in fh if line.strip())}
+                assert len(want) == 20, want
+        assert set(last) == set(want), set(last) ^ set(want)
+        assert frames >= 20 * 10, frames  # live, not only a last state
+        c.close()
+    finally:
+        s.close()
+
+
 if __name__ == "__main__":
     harness.run_main([test_snapshot_live_and_alert, test_handshake_refusals,
-                      test_oversize_client_message, test_client_that_never_reads])
+                      test_oversize_client_message, test_client_that_never_reads,
+                      test_simulator_frames])
