@@ -412,6 +412,23 @@ static int savepoint_end(sqlite3 *db, int rc)
 	return rc;
 }
 
+/* Deletes every session of `user_id` (a new password, a disabled user). */
+static int sessions_end(sqlite3 *db, const char *user_id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc =
+	    prep(db, "DELETE FROM session WHERE user_id = ?", &s, "preparing a session delete");
+
+	if (rc == PW_OK) {
+		if (bind_text(s, 1, user_id) != SQLITE_OK)
+			rc = db_fail(db, "binding a user");
+		else
+			rc = step_done(db, s, "ending a user's sessions");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static void copy_column(sqlite3_stmt *s, int col, char *out, size_t len)
 {
 	const unsigned char *v = sqlite3_column_text(s, col);
@@ -527,17 +544,8 @@ int auth_user_add(sqlite3 *db, const char *user_id, const char *name, enum auth_
 		goto out;
 	}
 	rc = step_done(db, s, "storing a user");
-	if (rc != PW_OK)
-		goto out;
-	sqlite3_finalize(s);
-	/* a new password ends the sessions opened with the old one */
-	rc = prep(db, "DELETE FROM session WHERE user_id = ?", &s, "preparing a session delete");
-	if (rc != PW_OK)
-		goto out;
-	if (bind_text(s, 1, user_id) != SQLITE_OK)
-		rc = db_fail(db, "binding a user");
-	else
-		rc = step_done(db, s, "ending a user's sessions");
+	if (rc == PW_OK) /* a new password ends the sessions opened with the old one */
+		rc = sessions_end(db, user_id);
 out:
 	sqlite3_finalize(s);
 	OPENSSL_cleanse(hash, sizeof(hash));
@@ -568,14 +576,7 @@ int auth_user_disable(sqlite3 *db, const char *user_id)
 		rc = PW_ENOTFOUND;
 		goto out;
 	}
-	sqlite3_finalize(s);
-	rc = prep(db, "DELETE FROM session WHERE user_id = ?", &s, "preparing a session delete");
-	if (rc != PW_OK)
-		goto out;
-	if (bind_text(s, 1, user_id) != SQLITE_OK)
-		rc = db_fail(db, "binding a user");
-	else
-		rc = step_done(db, s, "ending a user's sessions");
+	rc = sessions_end(db, user_id);
 out:
 	sqlite3_finalize(s);
 	return savepoint_end(db, rc);
