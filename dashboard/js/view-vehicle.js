@@ -108,7 +108,7 @@ export function createVehicleView(main, vin) {
       h('dt', null, t('field_name')), h('dd', null, c.name),
       h('dt', null, t('field_phone')), h('dd', { class: 'phone' }, c.phone || t('unknown')),
       h('dt', null, t('field_tier')), h('dd', null, tierName(c.tier)),
-      h('dt', null, t('field_advisor')), h('dd', null, c.advisor_id || t('unknown')),
+      h('dt', null, t('field_advisor')), h('dd', null, c.advisor || c.advisor_id || t('unknown')),
       h('dt', null, t('field_consent')), h('dd', null, c.display_consent === 'yes' || c.display_consent === true ? t('yes') : t('no')));
     return section('customer', t('section_customer'), dl);
   }
@@ -215,7 +215,7 @@ export function createVehicleView(main, vin) {
 
   function appointmentsCard() {
     const rows = (data.appointments || []).map((a) => h('tr', null,
-      h('td', null, a.start), h('td', null, a.service), h('td', null, a.advisor_id || '')));
+      h('td', null, a.start), h('td', null, a.service), h('td', null, a.advisor || a.advisor_id || '')));
     return section('appointments', t('section_appointments'),
       table([t('col_start'), t('col_service'), t('field_advisor')], rows, t('appointments_none')));
   }

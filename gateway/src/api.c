@@ -115,8 +115,9 @@ static const char *const stmt_sql[S__COUNT] = {
         " OR instr(lower(coalesce(v.plate, '')), lower(?1)) > 0 "
         " OR instr(lower(coalesce(c.name, '')), lower(?1)) > 0) "
         "AND (?2 IS NULL OR ids.vin = ?2)",
-    [S_CUSTOMER] = "SELECT customer_id, name, gender, phone, tier, advisor_id, display_consent "
-                   "FROM customer WHERE customer_id = ?1",
+    [S_CUSTOMER] = "SELECT c.customer_id, c.name, c.gender, c.phone, c.tier, c.advisor_id, "
+                   "c.display_consent, a.name FROM customer c "
+                   "LEFT JOIN advisor a ON a.advisor_id = c.advisor_id WHERE c.customer_id = ?1",
     [S_STATE] = "SELECT odometer_km, speed_kmh, ignition, fuel_pct, fuel_l_per_100km, battery_v, "
                 "engine_hours, lat, lon, heading_deg, "
                 "tire_fl_kpa, tire_fl_tread_mm, tire_fl_temp_c, "
@@ -144,8 +145,10 @@ static const char *const stmt_sql[S__COUNT] = {
                     "AND " OPEN_STATUS " AND (?1 IS NULL OR a.vin = ?1)",
     [S_SERVICES] = "SELECT service_id, date, odometer_km, kind FROM service_visit WHERE vin = ?1 "
                    "ORDER BY date DESC, service_id DESC",
-    [S_APPOINTMENTS] = "SELECT appointment_id, start_local, service, advisor_id FROM appointment "
-                       "WHERE vin = ?1 AND start_ms >= ?2 ORDER BY start_ms, appointment_id",
+    [S_APPOINTMENTS] =
+        "SELECT p.appointment_id, p.start_local, p.service, p.advisor_id, a.name "
+        "FROM appointment p LEFT JOIN advisor a ON a.advisor_id = p.advisor_id "
+        "WHERE p.vin = ?1 AND p.start_ms >= ?2 ORDER BY p.start_ms, p.appointment_id",
     [S_SERIES] = "SELECT ts_ms, odometer_km, fuel_l_per_100km, tire_fl_tread_mm, "
                  "tire_fr_tread_mm, tire_rl_tread_mm, tire_rr_tread_mm FROM history "
                  "WHERE vin = ?1 AND ts_ms >= ?2 ORDER BY bucket",
@@ -1151,6 +1154,7 @@ static int rows_query(struct call *k, enum stmt_id id, const char *vin, int64_t 
 			set(o, "start", col_text(s, 1));
 			set(o, "service", col_text(s, 2));
 			set(o, "advisor_id", col_text(s, 3));
+			set(o, "advisor", col_text(s, 4));
 		}
 		json_array_append_new(arr, o);
 	}
@@ -1183,6 +1187,7 @@ static int customer_query(struct call *k, const char *id, json_t **out)
 		set(*out, "tier", col_text(s, 4));
 		set(*out, "advisor_id", col_text(s, 5));
 		set(*out, "display_consent", json_boolean(sqlite3_column_int(s, 6)));
+		set(*out, "advisor", col_text(s, 7));
 		shown(k, id);
 	}
 	sqlite3_reset(s);

@@ -431,6 +431,7 @@ def test_vehicle_page():
     assert doc["vehicle"]["vin"] == V_TEL
     cust = doc["customer"]
     assert cust["id"] == "C00249" and cust["name"] == "姚明" and cust["phone"]
+    assert cust["advisor_id"] == "A01" and cust["advisor"] == "李娜", cust
     st = doc["state"]
     assert st["odometer_km"] == 30440.0 and st["tires"]["fl"]["kpa"] == 200.0
     assert st["tires"]["fl"]["tread_mm"] == 5.0 and st["dtc"] == []
