@@ -91,7 +91,9 @@ class Client:
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         return head.decode(errors="replace")
 
-    def _need(self, n, deadline):
+    def _fill(self, n, deadline):
+        """Reads until self.buf holds n bytes; consumes nothing, so a timeout
+        never leaves half a frame behind."""
         while len(self.buf) < n:
             left = deadline - time.time()
             if left <= 0:
@@ -104,19 +106,24 @@ class Client:
             if not chunk:
                 raise Closed(self.close_code)
             self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
 
     def _frame(self, deadline):
-        b0, b1 = self._need(2, deadline)
+        self._fill(2, deadline)
+        b0, b1 = self.buf[0], self.buf[1]
         fin, op = b0 & 0x80, b0 & 0x0F
-        n = b1 & 0x7F
+        n, at = b1 & 0x7F, 2
         if n == 126:
-            n = struct.unpack("!H", self._need(2, deadline))[0]
+            self._fill(4, deadline)
+            n, at = struct.unpack("!H", self.buf[2:4])[0], 4
         elif n == 127:
-            n = struct.unpack("!Q", self._need(8, deadline))[0]
-        mask = self._need(4, deadline) if b1 & 0x80 else None
-        data = self._need(n, deadline) if n else b""
+            self._fill(10, deadline)
+            n, at = struct.unpack("!Q", self.buf[2:10])[0], 10
+        mask = None
+        if b1 & 0x80:
+            self._fill(at + 4, deadline)
+            mask, at = self.buf[at:at + 4], at + 4
+        self._fill(at + n, deadline)
+        data, self.buf = self.buf[at:at + n], self.buf[at + n:]
         if mask:
             data = bytes(c ^ mask[i % 4] for i, c in enumerate(data))
         return bool(fin), op, data
