@@ -39,8 +39,8 @@
 
 #define EXIT_USAGE         2
 #define RETENTION_EVERY_MS (3600LL * 1000)
-#define HUB_FRAMES         2048              /* frames queued for the lws thread ... */
-#define HUB_BYTES          (2 * 1024 * 1024) /* ... and bytes (it is drained every 20 ms) */
+#define HUB_FRAMES         4096              /* frames queued for the lws thread ... */
+#define HUB_BYTES          (4 * 1024 * 1024) /* ... and bytes (it is drained every 20 ms) */
 
 static atomic_int stop_requested; /* the one global: set by the signal handler */
 

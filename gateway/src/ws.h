@@ -28,8 +28,8 @@
 #define WS_ID_WELCOME       2
 #define WS_SESSION_BYTES    512               /* lws_protocols.per_session_data_size of both */
 #define WS_RX_MAX           4096              /* a longer client message closes with 1009 */
-#define WS_RING_FRAMES      1024              /* frames the lws thread keeps for slow clients ... */
-#define WS_RING_BYTES       (2 * 1024 * 1024) /* ... and bytes */
+#define WS_RING_FRAMES      2048              /* frames the lws thread keeps for slow clients ... */
+#define WS_RING_BYTES       (8 * 1024 * 1024) /* ... and bytes */
 
 struct ws_options {
 	const struct pw_config *cfg;  /* borrowed: origins, snapshot size, rules, site */
