@@ -62,7 +62,7 @@ struct ingest_options {
 
 	/* WebSocket vehicle frames: the hub (NULL: none), the badges' thresholds,
 	 * and at most one frame per vehicle per frame_interval_ms unless its
-	 * badges or online changed (http.ws_vehicle_interval_ms) */
+	 * badges, ignition or online changed (http.ws_vehicle_interval_ms) */
 	struct hub *hub;
 	const struct pw_rules_config *rules;
 	int frame_interval_ms;

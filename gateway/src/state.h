@@ -46,7 +46,7 @@ struct pw_vehicle {
 	int64_t status_ts_ms;       /* from the status topic; 0 = never */
 	uint8_t online;             /* last status: 1 online, 0 offline/unknown */
 	/* the last WebSocket vehicle frame (frames.h), in what was padding */
-	uint16_t frame_sig;         /* its badges and online; 0: none sent */
+	uint16_t frame_sig;         /* its badges, ignition and online; 0: none sent */
 	uint32_t frame_ms;          /* when, monotonic ms (wraps; compared by difference) */
 	struct pw_telemetry latest; /* latest.has = every group ever set */
 	struct rules_memo rules;    /* what the per-message rules remember (rules.h) */

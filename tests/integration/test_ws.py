@@ -111,8 +111,7 @@ def tires(kpa, tread=7.5):
 
 
 def test_snapshot_live_and_alert():
-    # every message makes a frame here: the throttle itself is test_frames'
-    s = Setup("ws-live", config={"http": {"ws_vehicle_interval_ms": 0}})
+    s = Setup("ws-live")
     try:
         vins = [make_vin(100 + i) for i in range(3)]
         for i, vin in enumerate(vins):  # known before the snapshot
@@ -137,7 +136,7 @@ def test_snapshot_live_and_alert():
         audit = s.gw.query("SELECT user_id, action FROM audit")
         assert ("li.na", "ws snapshot") in audit, audit
 
-        # live: each car's next message is its next frame
+        # live: ignition on changes the signature, so each gets a frame at once
         for i, vin in enumerate(vins):
             s.publish(vin, 2, ignition="on", speed_kmh=30 + i, odometer_km=1001.5 + i)
         seen = {}

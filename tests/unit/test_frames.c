@@ -293,7 +293,7 @@ static void test_throttle(void **state)
 	assert_false(frames_due(&v, sig, 5000, iv));
 	assert_false(frames_due(&v, sig, 5999, iv));
 	assert_true(frames_due(&v, sig, 6000, iv));
-	/* a change of badge or online is due at once; of ignition alone, not */
+	/* a change of badge, ignition or online is due at once */
 	v.latest.tires[0].kpa = 150;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
 	sig2 = frames_signature(&b, &v);
@@ -302,7 +302,7 @@ static void test_throttle(void **state)
 	frames_mark_sent(&v, sig, 5000);
 	v.latest.ignition = PW_IGN_ON;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
-	assert_false(frames_due(&v, frames_signature(&b, &v), 5001, iv));
+	assert_true(frames_due(&v, frames_signature(&b, &v), 5001, iv));
 	vehicle_full(&v);
 	frames_mark_sent(&v, sig, 5000);
 	v.online = 0;
