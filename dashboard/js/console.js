@@ -4,7 +4,7 @@
 // and list names appear in the page URL, never a customer's data.
 
 import { api } from './api.js';
-import { h } from './dom.js';
+import { h, setSite } from './dom.js';
 import { applyStatic, getLang, setLang, t } from './i18n.js';
 import { applyFrame, resetStore, subscribe } from './store.js';
 import { createArrivalsView } from './view-arrivals.js';
@@ -78,6 +78,7 @@ function showLogin(message) {
 
 function startApp(user) {
   me = user;
+  setSite(user.site && user.site.timezone, user.now);
   $('#login').hidden = true;
   $('#app').hidden = false;
   $('#login-password').value = '';

@@ -50,23 +50,39 @@ export function pct(v, digits = 0) {
   return v === null || v === undefined ? t('unknown') : `${num(v * 100, digits)}%`;
 }
 
-/* ms since the epoch → local date and time, minutes precision */
+/* The store's time zone and the gateway's clock, from the login answer:
+ * times on the page are the store's whatever the desk PC is set to, and
+ * "ago" counts from the gateway's now (a virtual clock in demos). */
+let siteZone;
+let clockOffsetMs = 0;
+
+export function setSite(zone, gatewayNowMs) {
+  try {
+    siteZone = zone ? new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone : undefined;
+  } catch {
+    siteZone = undefined; // a zone this browser does not know: its own
+  }
+  clockOffsetMs = Number.isFinite(gatewayNowMs) ? gatewayNowMs - Date.now() : 0;
+}
+
+/* ms since the epoch → the store's date and time, minutes precision */
 export function dateTime(ms) {
   if (!ms) return t('unknown');
   return new Date(ms).toLocaleString(locale(), {
     year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false,
+    timeZone: siteZone,
   });
 }
 
 export function timeOnly(ms) {
   if (!ms) return t('unknown');
-  return new Date(ms).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', hour12: false });
+  return new Date(ms).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: siteZone });
 }
 
 /* "2 min ago"-style, for the last report column */
 export function ago(ms) {
   if (!ms) return t('unknown');
-  const s = Math.round((Date.now() - ms) / 1000);
+  const s = Math.round((Date.now() + clockOffsetMs - ms) / 1000);
   const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto' });
   if (Math.abs(s) < 60) return rtf.format(-s, 'second');
   if (Math.abs(s) < 3600) return rtf.format(-Math.round(s / 60), 'minute');

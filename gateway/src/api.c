@@ -1699,16 +1699,23 @@ static void h_audit(struct call *k)
 
 /* ---- sessions ------------------------------------------------------------------ */
 
-static json_t *user_json(const struct auth_user *u)
+/* Who is signed in, and the site the console shows: its time zone (times
+ * on the page are the store's) and the gateway's clock (virtual in demos,
+ * so "3 min ago" counts from the gateway's now, not the desk PC's). */
+static json_t *user_json(struct api *a, const struct auth_user *u)
 {
-	return json_pack("{s:s,s:s,s:s,s:o}", "user", u->user_id, "name", u->name, "role",
-	                 auth_role_name(u->role), "advisor_id",
-	                 u->advisor_id[0] ? json_string(u->advisor_id) : json_null());
+	const struct pw_site_config *site = &a->opt.cfg->site;
+
+	return json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s},s:I}", "user", u->user_id, "name",
+	                 u->name, "role", auth_role_name(u->role), "advisor_id",
+	                 u->advisor_id[0] ? json_string(u->advisor_id) : json_null(), "site", "id",
+	                 site->id, "name", site->name, "timezone", site->timezone, "now",
+	                 (json_int_t)clock_now_ms(a->opt.clock));
 }
 
 static void h_me(struct call *k)
 {
-	reply_json(k, 200, user_json(&k->user));
+	reply_json(k, 200, user_json(k->a, &k->user));
 }
 
 static void clear_cookie(struct api_response *out)
@@ -1931,7 +1938,7 @@ int api_take_done(struct api *a, uint64_t *ticket, struct api_response *out)
 		if (auth_session_purge(a->db, now, NULL) != PW_OK) /* expired ones, now and then */
 			log_warn("api", "cannot purge expired sessions");
 		wgate_leave(a->opt.gate);
-		reply_json(&k, 200, user_json(&job->user));
+		reply_json(&k, 200, user_json(a, &job->user));
 	}
 	free(job);
 	return 1;

@@ -181,6 +181,10 @@ def test_login_logout_me():
     e = env()
     status, doc, hdrs = e.api.call("POST", "/api/login", {"user": "li.na", "password": PASSWORD})
     assert status == 200, doc
+    now = doc.pop("now")
+    assert isinstance(now, int) and now > 0, now  # the gateway's (here virtual) clock
+    site = doc.pop("site")
+    assert set(site) == {"id", "name", "timezone"} and site["timezone"], site
     assert doc == {"user": "li.na", "name": "李娜", "role": "advisor", "advisor_id": "A01"}
     cookie = hdrs["set-cookie"]
     parts = [p.strip() for p in cookie.split(";")]
@@ -189,7 +193,7 @@ def test_login_logout_me():
     assert "Path=/" in parts and "HttpOnly" in parts and "SameSite=Strict" in parts
     assert "Max-Age=28800" in parts, cookie
     status, me, _ = e.api.call("GET", "/api/me", cookie=token)
-    assert status == 200 and me == doc
+    assert status == 200 and me.pop("now") >= now and me.pop("site") == site and me == doc
     status, mgr, _ = e.api.call("GET", "/api/me", cookie=e.mgr)
     assert status == 200 and mgr["role"] == "manager" and mgr["advisor_id"] is None
 
