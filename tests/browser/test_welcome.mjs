@@ -4,8 +4,7 @@
 // name and plate, the desk — and the greeting leaves after its ttl_s. The
 // console's arrivals page gets the same arrival live, with the brief.
 // After a gateway restart both pages reconnect by themselves and the next
-// arrival is greeted too. (Arrivals are built on branch `arrival`; this
-// test passes once merged.)
+// arrival is greeted too.
 
 import { BASE, assert, env, launch, login, newPage, restartGateway, runSim, screenshot, steps } from './lib.mjs';
 

@@ -16,7 +16,7 @@
 
 Users and display tokens come from `pitwall user add` and `pitwall display
 add`; a session is a row keyed by the SHA-256 of a token made here (auth.h's
-storage), so the test does not need the login API (branch `api`).
+storage); test_api covers the login itself.
 """
 import hashlib
 import json
