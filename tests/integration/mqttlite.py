@@ -193,10 +193,12 @@ class Client:
         if qos == 0:
             self._send_publish(0, topic, payload, 0, retain)
             return
-        while len(self.inflight) >= window:
-            self.poll(0.05)
+        # in flight (so a reconnect resends it) before waiting for the window:
+        # a connection lost while waiting must not lose this message
         mid = self._alloc_id()
         self.inflight[mid] = (topic, payload, qos, retain)
+        while len(self.inflight) > window:
+            self.poll(0.05)
         self._send_publish(mid, topic, payload, qos, retain)
         self.poll(0)
 
