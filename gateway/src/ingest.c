@@ -334,7 +334,10 @@ int ingest_flush(struct ingest *in)
 		return PW_EIO;
 	}
 	metrics_add_commit_us(in->opt.metrics, monotonic_us() - t0);
-	if (in->opt.journal && journal_reset(in->opt.journal) != PW_OK)
+	/* a group filled during a replay must not empty the journal under it:
+	 * the records after the group would never be replayed (lost, though
+	 * acknowledged); ingest_replay_journal empties it once all are in */
+	if (in->opt.journal && !in->replaying && journal_reset(in->opt.journal) != PW_OK)
 		return PW_EIO;
 	return PW_OK;
 }

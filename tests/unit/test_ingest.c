@@ -272,6 +272,70 @@ static void test_journal_replay_after_crash(void **ctx)
 	unlink(jpath);
 }
 
+/* A replay longer than one group (here 10 messages) commits in one go and
+ * only then empties the journal: a group commit in the middle of it used to
+ * empty the journal under the replay, losing every record after the group
+ * (seen as a burst of messages missing after a SIGKILL under ASan, whose
+ * slow replay crossed the 50 ms group limit). */
+static void test_journal_replay_longer_than_a_group(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char db[128], jpath[160], buf[256];
+	struct store *st;
+	struct state *state;
+	struct journal *j;
+	struct ingest *in;
+	long replayed = 0;
+	const char *topic = "pitwall/v1/vehicles/" VIN_A "/telemetry";
+	struct ingest_options opt = {.site_id = "s",
+	                             .clock = &f->clock,
+	                             .metrics = f->metrics,
+	                             .history_interval_s = 300,
+	                             .batch_max_messages = 10,
+	                             .batch_max_ms = 60000};
+
+	snprintf(db, sizeof(db), "/tmp/pw-ingest-replay-%d.db", (int)getpid());
+	snprintf(jpath, sizeof(jpath), "%s.journal", db);
+	unlink(db);
+	unlink(jpath);
+	/* 50 messages journaled, as if acknowledged before a crash */
+	st = store_open(db, STORE_READ_WRITE);
+	j = journal_open(jpath);
+	for (int seq = 0; seq < 50; seq++) {
+		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 50000 + seq * 100, 100 + seq);
+		assert_int_equal(journal_append(j, topic, strlen(topic), buf, strlen(buf)), 0);
+	}
+	journal_close(j);
+	store_close(st);
+
+	st = store_open(db, STORE_READ_WRITE);
+	state = state_new(16);
+	j = journal_open(jpath);
+	opt.store = st;
+	opt.state = state;
+	opt.journal = j;
+	in = ingest_new(&opt);
+	assert_int_equal(ingest_replay_journal(in, &replayed), 0);
+	assert_int_equal(replayed, 50);
+	assert_int_equal(state_find(state, VIN_A)->msg_count, 50);
+	assert_int_equal(state_find(state, VIN_A)->seq_max, 49);
+	assert_int_equal(journal_records(j), 0);
+	ingest_free(in);
+	journal_close(j);
+	state_free(state);
+	store_close(st);
+
+	/* and SQLite holds all 50 */
+	st = store_open(db, STORE_READ_WRITE);
+	state = state_new(16);
+	assert_int_equal(store_load_vehicles(st, load_into, state), 0);
+	assert_int_equal(state_find(state, VIN_A)->msg_count, 50);
+	state_free(state);
+	store_close(st);
+	unlink(db);
+	unlink(jpath);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +347,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_out_of_window_duplicate_found_through_gaps, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_replay_after_crash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_replay_longer_than_a_group, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
