@@ -75,10 +75,8 @@ const char *frames_badge_name(int severity)
 
 uint16_t frames_signature(const struct frames_badges *b, const struct pw_vehicle *v)
 {
-	unsigned ign = (v->latest.has & PW_F_IGNITION) ? v->latest.ignition & 3u : 0u;
-
 	return (uint16_t)(0x8000u | (b->tyres & 3u) | (b->faults & 3u) << 2 |
-	                  (b->battery & 3u) << 4 | ign << 6 | (v->online ? 1u : 0u) << 8);
+	                  (b->battery & 3u) << 4 | (v->online ? 1u : 0u) << 8);
 }
 
 int frames_due(const struct pw_vehicle *v, uint16_t sig, uint32_t now_ms, int interval_ms)

@@ -40,8 +40,10 @@ void frames_vehicle_badges(const struct pw_rules_config *r, const struct pw_vehi
 /* "ok", "info", "warning", "critical". */
 const char *frames_badge_name(int severity);
 
-/* What a frame must be sent for at once when it changes: badges, ignition
- * and online, packed; never 0. */
+/* What a frame must be sent for at once when it changes: the badges and
+ * online, packed; never 0. The ignition is not in it: a car that stops and
+ * starts in traffic would send a frame at every change (to every console),
+ * and the console shows it within the interval anyway. */
 uint16_t frames_signature(const struct frames_badges *b, const struct pw_vehicle *v);
 
 /* 1 when vehicle `v` should get a frame now: none sent yet, its signature

@@ -293,16 +293,19 @@ static void test_throttle(void **state)
 	assert_false(frames_due(&v, sig, 5000, iv));
 	assert_false(frames_due(&v, sig, 5999, iv));
 	assert_true(frames_due(&v, sig, 6000, iv));
-	/* a change of badge, ignition or online is due at once */
+	/* a change of badge or online is due at once */
 	v.latest.tires[0].kpa = 150;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
 	sig2 = frames_signature(&b, &v);
 	assert_true(sig2 != sig && frames_due(&v, sig2, 5001, iv));
+	/* the ignition alone waits for the interval (its battery badge stays) */
 	vehicle_full(&v);
-	frames_mark_sent(&v, sig, 5000);
-	v.latest.ignition = PW_IGN_ON;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
-	assert_true(frames_due(&v, frames_signature(&b, &v), 5001, iv));
+	frames_mark_sent(&v, sig, 5000);
+	v.latest.ignition = PW_IGN_ACC;
+	frames_vehicle_badges(&cfg.rules, &v, &b);
+	assert_int_equal(frames_signature(&b, &v), sig);
+	assert_false(frames_due(&v, frames_signature(&b, &v), 5001, iv));
 	vehicle_full(&v);
 	frames_mark_sent(&v, sig, 5000);
 	v.online = 0;
