@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i += 1000) {
 		t0 = cpu_ns();
 		for (long k = 0; k < 1000; k++)
-			hub_push(h, HUB_ADVISOR, v.vin, buf, len);
+			hub_push(h, HUB_ADVISOR, v.vin, 0u, buf, len);
 		t_push += cpu_ns() - t0;
 		t0 = cpu_ns();
 		hub_drain(h, discard, &sink);

@@ -17,6 +17,12 @@
  *                    frame (a read not greeted within 3 s counts as missed);
  *   --probe none     only holds the connections for `--duration` seconds.
  *
+ * --watch: each advisor connection says which vehicles it shows, as the
+ * console does ({"type":"watch"}, docs/api.md): client 0 with --probe
+ * vehicle the probe vehicles (a console with their page open), every other
+ * one none (a console on the vehicle list). Without it every connection
+ * takes every frame at once, as a client that never says anything does.
+ *
  * Prints "ready" once every connection is open, then one JSON line at the
  * end: connections, frames and bytes received, latency p50/p90/p99/max in
  * ms and how many probes were missed. Raw sockets and epoll, no WebSocket
@@ -64,6 +70,7 @@ struct options {
 	int interval_ms;
 	double duration_s;
 	enum probe_mode mode;
+	int watch;
 };
 
 /* One connection. Only the parsed ones keep a buffer. */
@@ -162,6 +169,45 @@ static int ws_connect(const struct options *o, const char *protocol, const char 
 	memcpy(rest, end, *rest_len);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
+}
+
+/* Sends one masked text frame (RFC 6455 5.3: a client masks what it sends). */
+static void ws_send_text(int fd, const char *text)
+{
+	unsigned char frame[4096 + 8];
+	const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+	size_t len = strlen(text), h = 0;
+
+	if (len > 4096)
+		die("message too long");
+	frame[h++] = 0x81;
+	if (len < 126) {
+		frame[h++] = (unsigned char)(0x80 | len);
+	} else {
+		frame[h++] = 0x80 | 126;
+		frame[h++] = (unsigned char)(len >> 8);
+		frame[h++] = (unsigned char)len;
+	}
+	memcpy(frame + h, mask, 4);
+	h += 4;
+	for (size_t i = 0; i < len; i++)
+		frame[h + i] = (unsigned char)text[i] ^ mask[i % 4];
+	if (write(fd, frame, h + len) != (ssize_t)(h + len))
+		die("cannot send a watch message");
+}
+
+/* The watch message of advisor connection `i`. */
+static void send_watch(const struct options *o, int fd, int i)
+{
+	char msg[4096];
+	size_t n = (size_t)snprintf(msg, sizeof(msg), "{\"type\":\"watch\",\"vins\":[");
+
+	if (i == 0 && o->mode == PROBE_VEHICLE)
+		for (int p = 0; p < o->probes; p++)
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s\"PWBENCH%010d\"",
+			                      p ? "," : "", p);
+	snprintf(msg + n, sizeof(msg) - n, "]}");
+	ws_send_text(fd, msg);
 }
 
 /* Finds `"key":` in json[0..len) and returns what follows, or NULL. */
@@ -386,16 +432,18 @@ static const char usage[] =
     "usage: wsbench --http IPV4:PORT --cookie TOKEN [--clients N]\n"
     "               [--probe none|vehicle|arrival] [--broker URI] [--site ID]\n"
     "               [--probes P] [--interval-ms MS] [--duration S]\n"
-    "               [--display TOKEN --plates FILE]\n";
+    "               [--display TOKEN --plates FILE] [--watch]\n";
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {
-	    {"http", 1, NULL, 'h'},    {"cookie", 1, NULL, 'c'},      {"clients", 1, NULL, 'n'},
-	    {"probe", 1, NULL, 'p'},   {"broker", 1, NULL, 'b'},      {"site", 1, NULL, 's'},
-	    {"probes", 1, NULL, 'P'},  {"interval-ms", 1, NULL, 'i'}, {"duration", 1, NULL, 'd'},
-	    {"display", 1, NULL, 'D'}, {"plates", 1, NULL, 'f'},      {"help", 0, NULL, 'H'},
-	    {NULL, 0, NULL, 0},
+	    {"http", 1, NULL, 'h'},     {"cookie", 1, NULL, 'c'},
+	    {"clients", 1, NULL, 'n'},  {"probe", 1, NULL, 'p'},
+	    {"broker", 1, NULL, 'b'},   {"site", 1, NULL, 's'},
+	    {"probes", 1, NULL, 'P'},   {"interval-ms", 1, NULL, 'i'},
+	    {"duration", 1, NULL, 'd'}, {"display", 1, NULL, 'D'},
+	    {"plates", 1, NULL, 'f'},   {"help", 0, NULL, 'H'},
+	    {"watch", 0, NULL, 'w'},    {NULL, 0, NULL, 0},
 	};
 	int ch;
 	char *colon;
@@ -447,6 +495,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'f':
 			o->plates_file = optarg;
+			break;
+		case 'w':
+			o->watch = 1;
 			break;
 		case 'H':
 			fputs(usage, stdout);
@@ -513,6 +564,8 @@ int main(int argc, char **argv)
 		cl[i].fd = ws_connect(&o, welcome ? "pitwall.welcome.v1" : "pitwall.advisor.v1",
 		                      query, rest, &rest_len);
 		cl[i].parse = i == 0 || welcome;
+		if (o.watch && !welcome)
+			send_watch(&o, cl[i].fd, i);
 		if (cl[i].parse) {
 			cl[i].buf = malloc(PARSE_BUF);
 			if (!cl[i].buf)

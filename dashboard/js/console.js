@@ -18,6 +18,17 @@ let me = null;
 let socket = null;
 let view = null;
 let connState = ['connecting'];
+let watching = []; /* the VINs whose every frame this page wants at once */
+
+const VIN_RE = /^[A-HJ-NPR-Z0-9]{17}$/;
+
+/* Tells the gateway which vehicles this page shows in full (docs/api.md
+   "watch"): the vehicle page its own; the lists none — their routine
+   refreshes then come batched once a second, while badge changes, alerts
+   and arrivals still come at once. Said again after every reconnect. */
+function sendWatch() {
+  if (socket) socket.send({ type: 'watch', vins: watching });
+}
 
 function route() {
   if (!me) return;
@@ -26,9 +37,12 @@ function route() {
   let name = 'vehicles';
   if (view) view.destroy();
   const main = $('#main');
+  const vin = m ? m[1].toUpperCase() : null;
+  watching = vin && VIN_RE.test(vin) ? [vin] : [];
+  sendWatch();
   if (m) {
     name = 'vehicles';
-    view = createVehicleView(main, m[1].toUpperCase());
+    view = createVehicleView(main, vin);
   } else if (hash.startsWith('#/work')) {
     name = 'work';
     view = createWorkView(main, { tab: hash.split('/')[2] });
@@ -86,7 +100,10 @@ function startApp(user) {
   socket = liveSocket({
     protocol: 'pitwall.advisor.v1',
     onFrame: applyFrame,
-    onState: showConn,
+    onState: (state, seconds) => {
+      if (state === 'open') sendWatch();
+      showConn(state, seconds);
+    },
     onFailure: async () => {
       try {
         await api.me();

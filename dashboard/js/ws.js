@@ -3,7 +3,8 @@
 // again; the wait resets once a connection has stayed up for 10 s. Used by
 // the console (pitwall.advisor.v1) and the welcome display
 // (pitwall.welcome.v1). Frames are parsed JSON handed to onFrame; onState
-// hears 'connecting', 'open' and ('closed', retryInSeconds).
+// hears 'connecting', 'open' and ('closed', retryInSeconds); send() writes
+// a message to the server while connected.
 
 const MIN_MS = 500;
 const MAX_MS = 15000;
@@ -71,6 +72,13 @@ export function liveSocket({ protocol, query = '', onFrame, onState = () => {}, 
       if (timer) clearTimeout(timer);
       if (ws) ws.close(1000);
       ws = null;
+    },
+    /* sends a message (as JSON) if connected; false otherwise — a caller
+       that must be heard resends it on the next 'open' */
+    send(obj) {
+      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(JSON.stringify(obj));
+      return true;
     },
     /* reconnect now (e.g. after logging in again) */
     kick() {

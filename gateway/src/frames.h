@@ -40,10 +40,8 @@ void frames_vehicle_badges(const struct pw_rules_config *r, const struct pw_vehi
 /* "ok", "info", "warning", "critical". */
 const char *frames_badge_name(int severity);
 
-/* What a frame must be sent for at once when it changes: the badges and
- * online, packed; never 0. The ignition is not in it: a car that stops and
- * starts in traffic would send a frame at every change (to every console),
- * and the console shows it within the interval anyway. */
+/* What a frame must be sent for at once when it changes: badges, ignition
+ * and online, packed; never 0. */
 uint16_t frames_signature(const struct frames_badges *b, const struct pw_vehicle *v);
 
 /* 1 when vehicle `v` should get a frame now: none sent yet, its signature
@@ -53,6 +51,15 @@ int frames_due(const struct pw_vehicle *v, uint16_t sig, uint32_t now_ms, int in
 
 /* Records a frame sent at `now_ms` with signature `sig`. */
 void frames_mark_sent(struct pw_vehicle *v, uint16_t sig, uint32_t now_ms);
+
+/* A vehicle list keeps each row's readings fresh to FRAMES_LIST_MS: of a
+ * vehicle's frames in which no badge and online changed (an ignition
+ * change alone: the list does not show it), the first in each
+ * FRAMES_LIST_MS window of the monotonic clock is for the lists too; the
+ * others are *minor* (HUB_MINOR): only a console showing that vehicle in
+ * full gets them (docs/api.md "watch"). */
+#define FRAMES_LIST_MS 30000
+int frames_minor(const struct pw_vehicle *v, uint16_t sig, uint32_t now_ms);
 
 /* Renders the `vehicle` frame of `v` into buf (NUL-terminated); *len = its
  * length. Fields never reported are null. PW_ERANGE if `cap` is too small

@@ -35,6 +35,7 @@ struct qframe {
 	struct qframe *next_spare;
 	size_t cap; /* bytes json[] can hold, NUL excluded */
 	enum hub_channel channel;
+	unsigned flags;
 	char vin[18];
 	size_t len;
 	char json[]; /* len bytes and a NUL */
@@ -146,7 +147,8 @@ static void free_list(struct qframe *f)
 	}
 }
 
-int hub_push(struct hub *h, enum hub_channel channel, const char *vin, const char *json, size_t len)
+int hub_push(struct hub *h, enum hub_channel channel, const char *vin, unsigned flags,
+             const char *json, size_t len)
 {
 	struct qframe *f, *gone[8], *rest;
 	size_t n_gone = 0;
@@ -168,6 +170,7 @@ int hub_push(struct hub *h, enum hub_channel channel, const char *vin, const cha
 		f->cap = cap;
 	}
 	f->channel = channel;
+	f->flags = flags;
 	f->vin[0] = '\0';
 	if (vin) {
 		size_t n = strnlen(vin, sizeof(f->vin) - 1);
@@ -253,6 +256,7 @@ size_t hub_drain(struct hub *h, void (*fn)(void *ctx, const struct hub_frame *f)
 			break;
 		for (size_t i = 0; i < n; i++) {
 			struct hub_frame hf = {.channel = batch[i]->channel,
+			                       .flags = batch[i]->flags,
 			                       .len = batch[i]->len,
 			                       .json = batch[i]->json};
 

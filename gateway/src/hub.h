@@ -42,11 +42,22 @@ void hub_free(struct hub *h);
  * empty. Set once, before any push. */
 void hub_set_wake(struct hub *h, void (*wake)(void *ctx), void *ctx);
 
+/* A frame's flags. */
+enum hub_flags {
+	/* at once to every console, even one that asked for batches of what
+	 * it does not show (ws.c "watch"): arrivals */
+	HUB_PROMPT = 1u << 0,
+	/* a vehicle refresh a list does not need (frames.h frames_minor): a
+	 * watching console gets it only for a vehicle it shows in full */
+	HUB_MINOR = 1u << 1,
+};
+
 /* Queues one frame (JSON text, `len` bytes, no NUL needed) for `channel`.
- * `vin` (may be NULL) lets a consumer coalesce a vehicle's frames. Any
- * thread. PW_OK, or PW_ERANGE for a frame over HUB_FRAME_MAX (dropped). */
-int hub_push(struct hub *h, enum hub_channel channel, const char *vin, const char *json,
-             size_t len);
+ * `vin` (may be NULL) names the vehicle a frame is about; `flags` are
+ * enum hub_flags. Any thread. PW_OK, or PW_ERANGE for a frame over
+ * HUB_FRAME_MAX (dropped). */
+int hub_push(struct hub *h, enum hub_channel channel, const char *vin, unsigned flags,
+             const char *json, size_t len);
 
 /* Frames pushed, and frames dropped because the queue was full (metrics). */
 uint64_t hub_pushed(const struct hub *h);
@@ -55,7 +66,8 @@ uint64_t hub_dropped(const struct hub *h);
 /* One frame as the lws thread receives it. */
 struct hub_frame {
 	enum hub_channel channel;
-	char vin[18]; /* "" when none */
+	unsigned flags; /* enum hub_flags */
+	char vin[18];   /* "" when none */
 	size_t len;
 	const char *json; /* valid during the callback only */
 };

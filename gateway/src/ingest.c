@@ -303,7 +303,8 @@ static void vehicle_frame(struct ingest *in, struct pw_vehicle *v, uint32_t now_
 		return;
 	if (frames_render_vehicle(v, &b, in->frame, sizeof(in->frame), &len) != PW_OK)
 		return; /* cannot happen: the buffer fits the longest frame */
-	hub_push(in->opt.hub, HUB_ADVISOR, v->vin, in->frame, len);
+	hub_push(in->opt.hub, HUB_ADVISOR, v->vin, frames_minor(v, sig, now_ms) ? HUB_MINOR : 0u,
+	         in->frame, len);
 	frames_mark_sent(v, sig, now_ms);
 }
 

@@ -161,8 +161,9 @@ static void on_done(void *ctx, int64_t id, int ok)
 	events_confirm(rd->ev, id, ok);
 }
 
-/* An event's first publish: its WebSocket frame to the hub. */
-static void push_frame(struct rulesd *rd, const char *payload, size_t len)
+/* An event's first publish: its WebSocket frame to the hub (an arrival's
+ * at once to every console: the advisor is walking out to meet the car). */
+static void push_frame(struct rulesd *rd, const char *payload, size_t len, const char *event_type)
 {
 	char *frame = NULL;
 	size_t n = 0;
@@ -173,7 +174,8 @@ static void push_frame(struct rulesd *rd, const char *payload, size_t len)
 			log_warn("rules", "no WebSocket frame for an event: %.80s", payload);
 		return;
 	}
-	hub_push(rd->opt.hub, (enum hub_channel)channel, NULL, frame, n);
+	hub_push(rd->opt.hub, (enum hub_channel)channel, NULL,
+	         event_type && strcmp(event_type, "arrival") == 0 ? HUB_PROMPT : 0u, frame, n);
 	free(frame);
 }
 
@@ -188,7 +190,7 @@ static int publish_one(void *ctx, int64_t id, const char *topic, const char *pay
 		metrics_count_event(rd->opt.metrics, event_type);
 		rd->counted_upto = id;
 		if (rd->opt.hub)
-			push_frame(rd, payload, len);
+			push_frame(rd, payload, len, event_type);
 	}
 	return PW_OK;
 }

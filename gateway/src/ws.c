@@ -22,6 +22,18 @@
  * client, and a client that never reads costs one buffered write. Welcome
  * displays have no snapshot: an overtaken one just skips ahead.
  *
+ * Watch: by default a console is sent every frame at the next wake (the
+ * main loop's tick, 20 ms). A console may name the vehicles it shows in
+ * full ({"type":"watch","vins":[...]}, docs/api.md): then only their
+ * vehicle frames and arrivals (HUB_PROMPT) go at once; the others' minor
+ * refreshes (HUB_MINOR: all but one per vehicle per FRAMES_LIST_MS) are not
+ * sent to it at all; everything else waits for a batch — sent along with the next frame that goes
+ * at once, or WS_BATCH_MS after the oldest waiting one (a per-connection lws timer), or when they
+ * fill an eighth of the ring. Each write to a socket costs the kernel's whole send path (a loopback
+ * client's receive path too), and a store's list consoles each getting a few writes a second
+ * instead of one at every tick is most of what 200 of them cost; a quarter of a second is still "at
+ * once" for a person reading a list.
+ *
  * Snapshots (snapshot.c) are built from this thread's own connection
  * (read-write: each one writes its audit row; short busy timeout) and sent
  * in SNAP_CHUNK fragments, one per callback.
@@ -33,10 +45,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "auth.h"
 #include "clock.h"
+#include "decode.h"
 #include "log.h"
 #include "pw.h"
 #include "snapshot.h"
@@ -60,7 +74,10 @@ struct slot {
 	uint64_t seq;
 	int64_t added_ms; /* monotonic */
 	int vehicle;      /* a vehicle frame (it has a vin): replayed after a snapshot */
+	int prompt;       /* HUB_PROMPT: at once even to a watching console */
+	int minor;        /* HUB_MINOR: a watching console gets it only if it shows the vehicle */
 	int channel;
+	char vin[18];
 	size_t len;
 	unsigned char *buf; /* LWS_PRE + len used of cap: kept when the slot is
 	                     * reused, so a steady stream allocates nothing */
@@ -77,7 +94,12 @@ struct client {
 	uint64_t replay_end; /* below it, only vehicle frames (replayed after a snapshot) */
 	unsigned char *snap; /* LWS_PRE + snap_len, being sent */
 	size_t snap_len, snap_sent;
-	size_t rx_len;                       /* bytes of the client message being received */
+	size_t rx_len;                 /* bytes of the client message being received */
+	char *rx;                      /* its text (WS_RX_MAX), while one comes in */
+	char (*watch)[PW_VIN_LEN + 1]; /* sorted; the vehicles it shows */
+	int n_watch;
+	int watching;       /* it sent a watch: what it does not show is batched */
+	int64_t bulk_since; /* monotonic ms its oldest unsent batched frame came; 0 none */
 	char user_id[AUTH_DISPLAY_MAX + 16]; /* the user, or "display:<name>" (logs, audit) */
 	char remote[64];
 };
@@ -215,9 +237,52 @@ static void ring_add(void *ctx, const struct hub_frame *f)
 	s->seq = w->head++;
 	s->added_ms = monotonic_ms();
 	s->vehicle = f->vin[0] != '\0';
+	s->prompt = (f->flags & HUB_PROMPT) != 0;
+	s->minor = s->vehicle && (f->flags & HUB_MINOR);
+	memcpy(s->vin, f->vin, sizeof(s->vin));
 	s->channel = f->channel;
 	s->len = f->len;
 	w->ring_bytes += f->len;
+}
+
+static int cmp_vin(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int watches(const struct client *c, const char *vin)
+{
+	return c->n_watch > 0 &&
+	       bsearch(vin, c->watch, (size_t)c->n_watch, sizeof(c->watch[0]), cmp_vin) != NULL;
+}
+
+/* A watching client: 1 when a frame from `from` on must go at once; else
+ * its batched frames wait for their deadline (the timer is set here). */
+static int news_for(struct ws *w, struct client *c, uint64_t from)
+{
+	int batched = 0;
+
+	if (from < c->cursor)
+		from = c->cursor;
+	for (uint64_t seq = from; seq < w->head; seq++) {
+		const struct slot *s = &w->ring[seq % WS_RING_FRAMES];
+
+		if (s->channel != c->channel)
+			continue;
+		if (s->prompt || (s->vehicle && watches(c, s->vin)))
+			return 1;
+		if (!s->minor)
+			batched = 1; /* a minor one it is not sent at all */
+	}
+	if (!batched)
+		return 0;
+	if (w->head - c->cursor >= WS_RING_FRAMES / 8)
+		return 1; /* a batch must never be what the ring overtakes */
+	if (!c->bulk_since) {
+		c->bulk_since = monotonic_ms();
+		lws_set_timer_usecs(c->wsi, (lws_usec_t)WS_BATCH_MS * 1000);
+	}
+	return monotonic_ms() - c->bulk_since >= WS_BATCH_MS;
 }
 
 void ws_service(struct ws *w)
@@ -240,7 +305,8 @@ void ws_service(struct ws *w)
 	if (w->head == before)
 		return;
 	for (struct client *c = w->clients; c; c = c->next)
-		lws_callback_on_writable(c->wsi);
+		if (!c->watching || news_for(w, c, before))
+			lws_callback_on_writable(c->wsi);
 }
 
 /* ---- the handshake ------------------------------------------------------------- */
@@ -350,6 +416,10 @@ static void on_closed(struct ws *w, struct client *c)
 {
 	free(c->snap);
 	c->snap = NULL;
+	free(c->rx);
+	c->rx = NULL;
+	free(c->watch);
+	c->watch = NULL;
 	if (!c->linked)
 		return;
 	if (c->prev)
@@ -364,20 +434,101 @@ static void on_closed(struct ws *w, struct client *c)
 	log_info("ws", "%s from %s disconnected", c->user_id, c->remote);
 }
 
-static int on_receive(struct lws *wsi, struct client *c, size_t len)
+/* Closes with `status` and a reason naming what was wrong. */
+static int refuse_message(struct lws *wsi, struct client *c, enum lws_close_status status,
+                          const char *why)
 {
-	c->rx_len += len;
-	if (c->rx_len > WS_RX_MAX) {
-		static const char why[] = "message too large";
+	log_info("ws", "%s from %s sent a bad message (%s): closing", c->user_id, c->remote, why);
+	lws_close_reason(wsi, status, (unsigned char *)why, strlen(why));
+	return -1;
+}
 
+/* {"type":"watch","vins":[VIN, ...]} (at most WS_WATCH_MAX) or "vins":null
+ * (every frame at once again). 0, or a reason in `why`. */
+static int parse_watch(struct client *c, const char *text, size_t len, char *why, size_t cap)
+{
+	json_error_t err;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err), *vins;
+	char(*set)[PW_VIN_LEN + 1] = NULL;
+	size_t n = 0, i;
+	json_t *it;
+
+	if (!root || !json_is_object(root)) {
+		snprintf(why, cap, "not a JSON object");
+		goto fail;
+	}
+	if (!json_is_string(json_object_get(root, "type")) ||
+	    strcmp(json_string_value(json_object_get(root, "type")), "watch") != 0) {
+		snprintf(why, cap, "type: expected \"watch\"");
+		goto fail;
+	}
+	vins = json_object_get(root, "vins");
+	if (json_is_null(vins)) {
+		c->watching = 0;
+		c->n_watch = 0;
+		goto done;
+	}
+	if (!json_is_array(vins) || json_array_size(vins) > WS_WATCH_MAX) {
+		snprintf(why, cap, "vins: expected an array of at most %d VINs or null",
+		         WS_WATCH_MAX);
+		goto fail;
+	}
+	set = malloc((json_array_size(vins) ? json_array_size(vins) : 1) * sizeof(*set));
+	if (!set) {
+		snprintf(why, cap, "out of memory");
+		goto fail;
+	}
+	json_array_foreach(vins, i, it)
+	{
+		const char *vin = json_string_value(it);
+
+		if (!vin || strlen(vin) != PW_VIN_LEN || !decode_vin_valid(vin)) {
+			snprintf(why, cap, "vins[%zu]: not a VIN", i);
+			goto fail;
+		}
+		memcpy(set[n++], vin, PW_VIN_LEN + 1);
+	}
+	qsort(set, n, sizeof(*set), cmp_vin);
+	free(c->watch);
+	c->watch = set;
+	c->n_watch = (int)n;
+	c->watching = 1;
+done:
+	json_decref(root);
+	return 0;
+fail:
+	free(set);
+	json_decref(root);
+	return -1;
+}
+
+static int on_receive(struct lws *wsi, struct client *c, const void *in, size_t len)
+{
+	char why[96];
+
+	if (c->rx_len + len > WS_RX_MAX) {
 		log_info("ws", "%s from %s sent a message over %d bytes: closing", c->user_id,
 		         c->remote, WS_RX_MAX);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-		                 sizeof(why) - 1);
-		return -1;
+		free(c->rx);
+		c->rx = NULL;
+		return refuse_message(wsi, c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+		                      "message too large");
 	}
-	if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
-		c->rx_len = 0; /* a whole message, ignored */
+	if (c->channel == HUB_ADVISOR && len) {
+		if (!c->rx && !(c->rx = malloc(WS_RX_MAX)))
+			return -1;
+		memcpy(c->rx + c->rx_len, in, len);
+	}
+	c->rx_len += len;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
+		return 0;
+	/* a whole message: a display's are ignored, a console's is a watch */
+	if (c->channel == HUB_ADVISOR &&
+	    parse_watch(c, c->rx ? c->rx : "", c->rx_len, why, sizeof(why)) != 0)
+		return refuse_message(wsi, c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, why);
+	c->rx_len = 0;
+	free(c->rx);
+	c->rx = NULL;
 	return 0;
 }
 
@@ -498,7 +649,8 @@ static int on_writeable(struct ws *w, struct lws *wsi, struct client *c)
 	while (c->cursor < w->head) {
 		struct slot *s = &w->ring[c->cursor % WS_RING_FRAMES];
 
-		if (s->channel != c->channel || (c->cursor < c->replay_end && !s->vehicle)) {
+		if (s->channel != c->channel || (c->cursor < c->replay_end && !s->vehicle) ||
+		    (c->watching && s->minor && !watches(c, s->vin))) {
 			c->cursor++;
 			continue;
 		}
@@ -513,8 +665,12 @@ static int on_writeable(struct ws *w, struct lws *wsi, struct client *c)
 	 * does not take lws keeps, and reports the pipe choked until it is out */
 	if (used && lws_write(wsi, w->batch + LWS_PRE, used, LWS_WRITE_RAW) < (int)used)
 		return -1;
-	if (c->cursor < w->head)
+	if (c->cursor < w->head) {
 		lws_callback_on_writable(wsi);
+	} else if (c->bulk_since) {
+		c->bulk_since = 0; /* its batch went with this write */
+		lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+	}
 	return 0;
 }
 
@@ -525,7 +681,6 @@ int ws_callback(struct ws *w, struct lws *wsi, enum lws_callback_reasons reason,
 	const struct lws_protocols *p = lws_get_protocol(wsi);
 	int channel = p && p->id == WS_ID_WELCOME ? HUB_WELCOME : HUB_ADVISOR;
 
-	(void)in;
 	if (!w)
 		return reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION ? -1 : 0;
 	switch (reason) {
@@ -536,7 +691,12 @@ int ws_callback(struct ws *w, struct lws *wsi, enum lws_callback_reasons reason,
 			on_established(w, wsi, c);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		return c ? on_receive(wsi, c, len) : 0;
+		return c ? on_receive(wsi, c, in, len) : 0;
+	case LWS_CALLBACK_TIMER:
+		/* a watching console's batch is due */
+		if (c && c->linked && c->cursor < w->head)
+			lws_callback_on_writable(wsi);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c && c->linked ? on_writeable(w, wsi, c) : 0;
 	case LWS_CALLBACK_CLOSED:

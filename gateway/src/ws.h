@@ -28,6 +28,8 @@
 #define WS_ID_WELCOME       2
 #define WS_SESSION_BYTES    512               /* lws_protocols.per_session_data_size of both */
 #define WS_RX_MAX           4096              /* a longer client message closes with 1009 */
+#define WS_WATCH_MAX        200               /* vehicles a console may watch */
+#define WS_BATCH_MS         250               /* a watching console's batched frames wait at most */
 #define WS_RING_FRAMES      2048              /* frames the lws thread keeps for slow clients ... */
 #define WS_RING_BYTES       (8 * 1024 * 1024) /* ... and bytes */
 

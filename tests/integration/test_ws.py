@@ -9,6 +9,9 @@
   session, a welcome display with a bad token, a path other than /ws; an
   origin listed in http.allowed_origins is let in;
 - a client message over 4 KiB (one frame, or fragments) closes with 1009;
+- "watch": a list console gets a vehicle's unchanged frames once per 30 s
+  window and its badge changes, the console showing it gets every frame,
+  null restores the default; a bad watch message closes with 1007;
 - a client that connects and never reads slows nothing: N messages are all
   ingested and counted while it is connected, at a rate comparable to the
   rate without it; its lost frames are counted, and once it reads again it
@@ -233,7 +236,8 @@ def test_oversize_client_message():
     try:
         c = s.advisor()
         assert c.recv_json()["type"] == "snapshot"
-        c.send_text("x" * 4096)  # at the limit: ignored
+        head = '{"type":"watch","vins":null,"pad":"'
+        c.send_text(head + "x" * (4096 - len(head) - 2) + '"}')  # at the limit: taken
         c.ping(b"still")
         assert c.recv(timeout=5) == ("pong", b"still")
         c.send_text("x" * 5000)
@@ -409,7 +413,90 @@ def test_simulator_frames():
         s.close()
 
 
+def watch(c, vins):
+    """Says what the console shows; the pong after it means it was taken."""
+    c.send_text(json.dumps({"type": "watch", "vins": vins}))
+    c.ping(b"w")
+    while True:
+        m = c.recv(timeout=5)
+        if m == ("pong", b"w"):
+            return
+
+
+def vehicle_frames(c, vin, quiet_s=1.0):
+    """The seqs of `vin`'s vehicle frames until nothing came for quiet_s."""
+    seqs = []
+    while True:
+        try:
+            f = c.recv_json(timeout=quiet_s)
+        except socket.timeout:
+            return seqs
+        if f["type"] == "vehicle" and f["vin"] == vin:
+            seqs.append(f["seq"])
+
+
+def test_watch():
+    """docs/api.md "watch": a console on the list (watch []) gets one of a
+    vehicle's unchanged frames per 30 s window and every badge change; the
+    console with the vehicle's page open (watch [vin]) and one that never
+    said anything get every frame; a bad watch message closes with 1007."""
+    s = Setup("ws-watch", config={"http": {"ws_vehicle_interval_ms": 0}})
+    try:
+        vin = make_vin(300)
+        everything, listing, page = s.advisor(), s.advisor(), s.advisor()
+        for c in (everything, listing, page):
+            assert c.recv_json()["type"] == "snapshot"
+        watch(listing, [])
+        watch(page, [vin, make_vin(301)])
+
+        for seq in range(1, 7):  # the first, then five unchanged refreshes
+            s.publish(vin, seq, odometer_km=1000 + seq, ignition="on", battery_v=12.6,
+                      tires=tires(235))
+        s.pub.wait_acked()
+        assert vehicle_frames(everything, vin) == [1, 2, 3, 4, 5, 6]
+        assert vehicle_frames(page, vin) == [1, 2, 3, 4, 5, 6]
+        got = vehicle_frames(listing, vin)
+        # the first; at most one more if a 30 s window began meanwhile
+        assert got[:1] == [1] and len(got) <= 2, got
+
+        # a badge change reaches the list (batched), an ignition change does not
+        s.publish(vin, 7, tires={"fl": {"kpa": 150}})
+        s.publish(vin, 8, ignition="off")
+        s.pub.wait_acked()
+        assert vehicle_frames(page, vin) == [7, 8]
+        got = vehicle_frames(listing, vin)
+        assert 7 in got and len(got) <= 2, got
+
+        # null: every frame again
+        watch(listing, None)
+        s.publish(vin, 9, odometer_km=1010)
+        s.publish(vin, 10, odometer_km=1011)
+        assert vehicle_frames(listing, vin) == [9, 10]
+
+        for bad, why in (("nope", "not a JSON object"),
+                         ('{"type":"hello"}', "type"),
+                         ('{"type":"watch","vins":["LSV1"]}', "vins[0]: not a VIN"),
+                         ('{"type":"watch","vins":"all"}', "vins"),
+                         (json.dumps({"type": "watch",
+                                      "vins": [make_vin(i) for i in range(201)]},
+                                     separators=(",", ":")), "at most 200")):
+            c = s.advisor()
+            assert c.recv_json()["type"] == "snapshot"
+            c.send_text(bad)
+            try:
+                while True:
+                    c.recv(timeout=5)
+            except wslite.Closed as e:
+                assert e.code == 1007 and why in e.reason, (bad[:40], e.code, e.reason)
+            c.sock.close()
+        assert s.gw.healthz()["ok"] is True
+        for c in (everything, listing, page):
+            c.close()
+    finally:
+        s.close()
+
+
 if __name__ == "__main__":
     harness.run_main([test_snapshot_live_and_alert, test_handshake_refusals,
                       test_oversize_client_message, test_client_that_never_reads,
-                      test_simulator_frames])
+                      test_simulator_frames, test_watch])

@@ -293,19 +293,16 @@ static void test_throttle(void **state)
 	assert_false(frames_due(&v, sig, 5000, iv));
 	assert_false(frames_due(&v, sig, 5999, iv));
 	assert_true(frames_due(&v, sig, 6000, iv));
-	/* a change of badge or online is due at once */
+	/* a change of badge, ignition or online is due at once */
 	v.latest.tires[0].kpa = 150;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
 	sig2 = frames_signature(&b, &v);
 	assert_true(sig2 != sig && frames_due(&v, sig2, 5001, iv));
-	/* the ignition alone waits for the interval (its battery badge stays) */
 	vehicle_full(&v);
-	frames_vehicle_badges(&cfg.rules, &v, &b);
 	frames_mark_sent(&v, sig, 5000);
-	v.latest.ignition = PW_IGN_ACC;
+	v.latest.ignition = PW_IGN_ON;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
-	assert_int_equal(frames_signature(&b, &v), sig);
-	assert_false(frames_due(&v, frames_signature(&b, &v), 5001, iv));
+	assert_true(frames_due(&v, frames_signature(&b, &v), 5001, iv));
 	vehicle_full(&v);
 	frames_mark_sent(&v, sig, 5000);
 	v.online = 0;
@@ -324,6 +321,49 @@ static void test_throttle(void **state)
 	assert_true(frames_due(&v, sig, 1000, iv));
 	/* interval 0: every time */
 	assert_true(frames_due(&v, sig, UINT32_MAX - 100, 0));
+}
+
+/* Lists get one of a vehicle's unchanged frames per FRAMES_LIST_MS window;
+ * an ignition change alone is minor too, a badge or online change never. */
+static void test_minor_for_lists(void **state)
+{
+	struct pw_vehicle v;
+	struct frames_badges b;
+	uint16_t sig;
+	const uint32_t w = FRAMES_LIST_MS;
+
+	(void)state;
+	vehicle_full(&v);
+	frames_vehicle_badges(&cfg.rules, &v, &b);
+	sig = frames_signature(&b, &v);
+	assert_false(frames_minor(&v, sig, 10 * w)); /* the first frame ever */
+	frames_mark_sent(&v, sig, 10 * w);
+	assert_true(frames_minor(&v, sig, 10 * w + 5000));
+	assert_true(frames_minor(&v, sig, 11 * w - 1));
+	assert_false(frames_minor(&v, sig, 11 * w)); /* a new window */
+	/* the ignition alone (no voltage: no battery badge to move with it):
+	 * the list does not show it */
+	v.latest.has &= ~(uint32_t)PW_F_BATTERY;
+	frames_vehicle_badges(&cfg.rules, &v, &b);
+	sig = frames_signature(&b, &v);
+	frames_mark_sent(&v, sig, 11 * w + 5);
+	v.latest.ignition = PW_IGN_ON;
+	frames_vehicle_badges(&cfg.rules, &v, &b);
+	assert_int_not_equal(frames_signature(&b, &v), sig);
+	assert_true(frames_minor(&v, frames_signature(&b, &v), 11 * w + 10));
+	/* online changes: for the lists at once */
+	vehicle_full(&v);
+	frames_vehicle_badges(&cfg.rules, &v, &b);
+	frames_mark_sent(&v, frames_signature(&b, &v), 11 * w + 5);
+	v.online = 0;
+	assert_false(frames_minor(&v, frames_signature(&b, &v), 11 * w + 10));
+	/* a badge change too */
+	vehicle_full(&v);
+	frames_vehicle_badges(&cfg.rules, &v, &b);
+	frames_mark_sent(&v, frames_signature(&b, &v), 11 * w + 5);
+	v.latest.tires[0].kpa = 150;
+	frames_vehicle_badges(&cfg.rules, &v, &b);
+	assert_false(frames_minor(&v, frames_signature(&b, &v), 11 * w + 10));
 }
 
 static json_t *event(const char *in, int *channel)
@@ -427,6 +467,7 @@ int main(void)
 	    cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_badges),
 	    cmocka_unit_test(test_throttle),
+	    cmocka_unit_test(test_minor_for_lists),
 	    cmocka_unit_test(test_event_frames),
 	};
 

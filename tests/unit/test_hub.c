@@ -24,6 +24,7 @@ struct seen {
 	int n;
 	char json[64][32];
 	int channel[64];
+	unsigned flags[64];
 	char vin[64][18];
 };
 
@@ -34,6 +35,7 @@ static void collect(void *ctx, const struct hub_frame *f)
 	if (s->n < 64) {
 		snprintf(s->json[s->n], sizeof(s->json[0]), "%.*s", (int)f->len, f->json);
 		s->channel[s->n] = f->channel;
+		s->flags[s->n] = f->flags;
 		memcpy(s->vin[s->n], f->vin, sizeof(f->vin));
 	}
 	s->n++;
@@ -48,7 +50,7 @@ static void count_wake(void *ctx)
 
 static void push_str(struct hub *h, enum hub_channel ch, const char *vin, const char *s)
 {
-	assert_int_equal(hub_push(h, ch, vin, s, strlen(s)), PW_OK);
+	assert_int_equal(hub_push(h, ch, vin, 0u, s, strlen(s)), PW_OK);
 }
 
 static void test_order_and_fields(void **state)
@@ -59,9 +61,12 @@ static void test_order_and_fields(void **state)
 	(void)state;
 	push_str(h, HUB_ADVISOR, "LSVAG2180E2100001", "{\"a\":1}");
 	push_str(h, HUB_WELCOME, NULL, "{\"b\":2}");
-	push_str(h, HUB_ADVISOR, "", "{\"c\":3}");
+	assert_int_equal(hub_push(h, HUB_ADVISOR, "", HUB_PROMPT | HUB_MINOR, "{\"c\":3}", 7),
+	                 PW_OK);
 	assert_int_equal(hub_drain(h, collect, &s), 3);
 	assert_int_equal(s.n, 3);
+	assert_int_equal(s.flags[0], 0);
+	assert_int_equal(s.flags[2], HUB_PROMPT | HUB_MINOR);
 	assert_string_equal(s.json[0], "{\"a\":1}");
 	assert_string_equal(s.json[1], "{\"b\":2}");
 	assert_string_equal(s.json[2], "{\"c\":3}");
@@ -139,8 +144,8 @@ static void test_oversize_refused(void **state)
 	(void)state;
 	memset(big, 'x', HUB_FRAME_MAX + 1);
 	push_str(h, HUB_ADVISOR, NULL, "keep");
-	assert_int_equal(hub_push(h, HUB_ADVISOR, NULL, big, HUB_FRAME_MAX + 1), PW_ERANGE);
-	assert_int_equal(hub_push(h, HUB_ADVISOR, NULL, big, HUB_FRAME_MAX), PW_OK);
+	assert_int_equal(hub_push(h, HUB_ADVISOR, NULL, 0u, big, HUB_FRAME_MAX + 1), PW_ERANGE);
+	assert_int_equal(hub_push(h, HUB_ADVISOR, NULL, 0u, big, HUB_FRAME_MAX), PW_OK);
 	assert_int_equal(hub_dropped(h), 1);
 	assert_int_equal(hub_drain(h, collect, &s), 2);
 	assert_string_equal(s.json[0], "keep");
@@ -199,7 +204,7 @@ static void *producer(void *arg)
 	for (int i = 0; i < PER_PRODUCER; i++) {
 		int n = snprintf(buf, sizeof(buf), "%d %d", m->id, i);
 
-		hub_push(m->h, HUB_ADVISOR, NULL, buf, (size_t)n);
+		hub_push(m->h, HUB_ADVISOR, NULL, 0u, buf, (size_t)n);
 	}
 	atomic_fetch_add(m->done, 1);
 	return NULL;
