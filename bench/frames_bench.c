@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 2000000;
 	struct pw_config cfg;
 	struct pw_vehicle v;
+	struct pw_dtc dtc[4] = {{"", 0, 0}};
 	struct frames_badges b;
 	char buf[FRAMES_VEHICLE_MAX];
 	size_t len = 0, sink = 0;
@@ -59,11 +60,12 @@ int main(int argc, char **argv)
 	v.latest.ignition = PW_IGN_ON;
 	for (int w = 0; w < PW_TIRE_COUNT; w++)
 		v.latest.tires[w] = (struct pw_tire){231.5f, 6.4f, 24.5f, 7};
-	v.latest.dtc_count = 4;
 	for (int i = 0; i < 4; i++) {
-		snprintf(v.latest.dtc[i].code, sizeof(v.latest.dtc[i].code), "P030%d", i);
-		v.latest.dtc[i].status = PW_DTC_CONFIRMED;
+		snprintf(dtc[i].code, sizeof(dtc[i].code), "P030%d", i);
+		dtc[i].status = PW_DTC_CONFIRMED;
 	}
+	v.latest.dtc = dtc; /* the frames only read it: no pool needed */
+	v.latest.dtc_count = 4;
 
 	/* every message: badges, signature, throttle (1000 ms; the clock stands
 	 * still, so after the first all are throttled) */

@@ -510,7 +510,7 @@ int arrival_store_on_telemetry(struct arrival_store *as, const struct pw_vehicle
                                struct pw_vehicle *next, const struct pw_telemetry *t, int late,
                                int64_t now_ms, int *opened)
 {
-	const struct pw_telemetry *l = &next->latest;
+	const struct pw_latest *l = &next->latest;
 	struct geofence_sample smp;
 	enum geofence_verdict v;
 	enum outcome oc = O_ON_SITE;

@@ -86,25 +86,42 @@ struct pw_dtc {
 	uint8_t mil;    /* 0 or 1 */
 };
 
-/* One checked telemetry object. Fields not flagged in `has` are zero. */
-struct pw_telemetry {
-	char vin[PW_VIN_LEN + 1];
-	int64_t seq;
-	int64_t ts_ms;
-	uint32_t has;            /* PW_F_* */
-	uint32_t unknown_fields; /* members the contract does not name (ignored, counted) */
-	double odometer_km;
-	double engine_hours;
-	double lat, lon;
-	float speed_kmh;
-	float fuel_pct;
-	float fuel_l_per_100km;
-	float battery_v;
-	float heading_deg;
-	uint8_t ignition; /* enum pw_ignition */
-	uint8_t dtc_count;
+/* The members a telemetry object and a vehicle's merged state share: all
+ * but where the DTC entries live. One list, so that code reading either
+ * struct reads the same names. */
+#define PW_TELEMETRY_MEMBERS                                                                       \
+	char vin[PW_VIN_LEN + 1];                                                                  \
+	int64_t seq;                                                                               \
+	int64_t ts_ms;                                                                             \
+	uint32_t has;            /* PW_F_* */                                                      \
+	uint32_t unknown_fields; /* members the contract does not name (ignored, counted) */       \
+	double odometer_km;                                                                        \
+	double engine_hours;                                                                       \
+	double lat, lon;                                                                           \
+	float speed_kmh;                                                                           \
+	float fuel_pct;                                                                            \
+	float fuel_l_per_100km;                                                                    \
+	float battery_v;                                                                           \
+	float heading_deg;                                                                         \
+	uint8_t ignition; /* enum pw_ignition */                                                   \
+	uint8_t dtc_count;                                                                         \
 	struct pw_tire tires[PW_TIRE_COUNT];
+
+/* One checked telemetry object. Fields not flagged in `has` are zero. A
+ * plain value: copies are independent. */
+struct pw_telemetry {
+	PW_TELEMETRY_MEMBERS
 	struct pw_dtc dtc[PW_DTC_MAX];
+};
+
+/* A vehicle's merged latest state (state.h): the same members, but the DTC
+ * set out of line. `dtc` points at dtc_count entries, sorted, that are
+ * immutable and shared with every vehicle holding an equal set (interned,
+ * dtcset.h); NULL when there are none. A copy shares the entries: it is
+ * valid while the vehicle it was copied from is (see dtcset.h). */
+struct pw_latest {
+	PW_TELEMETRY_MEMBERS
+	const struct pw_dtc *dtc;
 };
 
 struct decode_item {

@@ -28,7 +28,7 @@ static int worse(int a, int b)
 	return a > b ? a : b;
 }
 
-void frames_badges(const struct pw_rules_config *r, const struct pw_telemetry *t, int battery_else,
+void frames_badges(const struct pw_rules_config *r, const struct pw_latest *t, int battery_else,
                    struct frames_badges *out)
 {
 	int tyres = PW_SEV_NONE, faults = PW_SEV_NONE, battery = battery_else;
@@ -232,7 +232,7 @@ static const char *ignition_name(int ign)
 int frames_render_vehicle(const struct pw_vehicle *v, const struct frames_badges *b, char *buf,
                           size_t cap, size_t *len)
 {
-	const struct pw_telemetry *t = &v->latest;
+	const struct pw_latest *t = &v->latest;
 	struct out o = {.p = buf, .end = buf + (cap ? cap - 1 : 0), .overflow = cap == 0};
 	int64_t ts = v->ts_ms > v->status_ts_ms ? v->ts_ms : v->status_ts_ms;
 

@@ -30,7 +30,7 @@ struct frames_badges {
 /* The badges of a latest state. `battery_else` is the battery level when
  * the reading cannot judge (ignition not off, or no voltage): the open
  * battery episode's level, which the rules keep. */
-void frames_badges(const struct pw_rules_config *r, const struct pw_telemetry *t, int battery_else,
+void frames_badges(const struct pw_rules_config *r, const struct pw_latest *t, int battery_else,
                    struct frames_badges *out);
 
 /* The badges of a vehicle in memory (battery_else from its rules memo). */

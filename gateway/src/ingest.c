@@ -11,7 +11,9 @@
  * a failure leaves memory untouched and the message unacknowledged.
  *
  * Thread: the core thread only. Everything per message lives in buffers of
- * struct ingest allocated once: no allocation on the hot path.
+ * struct ingest allocated once: no allocation on the hot path, but for a
+ * DTC set no vehicle holds yet (interned, dtcset.h). After each message,
+ * its working copies gone, the sets no vehicle holds any more are freed.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -152,7 +154,11 @@ static int apply_telemetry(struct ingest *in, const struct pw_telemetry *t, int 
 	struct pw_vehicle next;
 	struct state_merge_result res;
 
-	state_merge(cur, t, in->history_interval_ms, &next, &res);
+	if (state_merge(state_dtcsets(in->opt.state), cur, t, in->history_interval_ms, &next,
+	                &res) != PW_OK) {
+		log_error("ingest", "out of memory for the DTC set of %s", t->vin);
+		return PW_EIO;
+	}
 	for (int i = 0; i < res.n_gaps; i++)
 		if (store_add_seq_gap(in->opt.store, t->vin, res.gaps[i].lo, res.gaps[i].hi) !=
 		    PW_OK)
@@ -429,6 +435,7 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 			store_rollback(in->opt.store);
 		in->txn_open = 0;
 		in->n_pending = 0;
+		dtcset_collect(state_dtcsets(in->opt.state)); /* what the copies interned */
 		return PW_EIO;
 	}
 	/* committed: memory may follow now (and the browsers) */
@@ -442,6 +449,8 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 		if (state_put(in->opt.state, &in->pending[i]) != PW_OK)
 			log_error("ingest", "out of memory keeping %s; it reloads at restart",
 			          in->pending[i].vin);
+	/* the working copies are done with: DTC sets no vehicle holds can go */
+	dtcset_collect(state_dtcsets(in->opt.state));
 count:
 	out->accepted = tally.accepted;
 	out->duplicates = tally.duplicates;

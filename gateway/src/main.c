@@ -326,10 +326,11 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	if (!housekeeping)
 		goto out;
 	store_set_autocheckpoint(store, 0); /* housekeeping checkpoints instead */
-	if (store_load_vehicles(store, reload_one, state) != PW_OK) {
+	if (store_load_vehicles(store, state_dtcsets(state), reload_one, state) != PW_OK) {
 		log_error("main", "cannot reload vehicle state from %s", cfg->db.path);
 		goto out;
 	}
+	dtcset_collect(state_dtcsets(state));
 	metrics_set_vehicles(metrics, state_count(state));
 	log_info("main", "pitwall %s: site %s, database %s, %zu vehicles", PW_VERSION, cfg->site.id,
 	         cfg->db.path, state_count(state));

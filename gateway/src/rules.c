@@ -305,7 +305,8 @@ static int slow_leak(const struct pw_rules_config *r, struct rules_leak_ref *ref
 static void eval_tyres(const struct pw_rules_config *r, const struct rules_input *in,
                        struct rules_memo *memo, struct rules_verdict *out)
 {
-	const struct pw_telemetry *obj = in->obj, *after = in->after;
+	const struct pw_telemetry *obj = in->obj;
+	const struct pw_latest *after = in->after;
 
 	for (int w = 0; w < PW_TIRE_COUNT; w++) {
 		const struct pw_tire *ot = &obj->tires[w], *lt = &after->tires[w];
@@ -373,7 +374,7 @@ static void eval_tyres(const struct pw_rules_config *r, const struct rules_input
 static void eval_battery(const struct pw_rules_config *r, const struct rules_input *in,
                          struct rules_memo *memo, struct rules_verdict *out)
 {
-	const struct pw_telemetry *after = in->after;
+	const struct pw_latest *after = in->after;
 	int level, had;
 	struct rules_action *a;
 
@@ -411,7 +412,7 @@ static void fault_action(struct rules_verdict *out, enum rules_op op, const stru
 /* Both sets are sorted by code (state.c keeps them so): one merge walk. */
 static void eval_faults(const struct rules_input *in, struct rules_verdict *out)
 {
-	const struct pw_telemetry *b = in->before, *a = in->after;
+	const struct pw_latest *b = in->before, *a = in->after;
 	int nb = b && (b->has & PW_F_DTC) ? b->dtc_count : 0;
 	int na = (a->has & PW_F_DTC) ? a->dtc_count : 0;
 	int i = 0, j = 0;
@@ -436,7 +437,8 @@ static void eval_faults(const struct rules_input *in, struct rules_verdict *out)
 static void eval_odometer(const struct pw_rules_config *r, const struct rules_input *in,
                           struct rules_memo *memo, struct rules_verdict *out)
 {
-	const struct pw_telemetry *obj = in->obj, *b = in->before, *a = in->after;
+	const struct pw_telemetry *obj = in->obj;
+	const struct pw_latest *b = in->before, *a = in->after;
 	struct rules_action *act;
 	double before_km, limit_km;
 
@@ -495,7 +497,8 @@ static void hand_out_day(struct rules_memo *m, struct rules_verdict *out)
 static void accumulate(const struct pw_rules_config *r, const struct rules_input *in,
                        struct rules_memo *memo, struct rules_verdict *out)
 {
-	const struct pw_telemetry *obj = in->obj, *b = in->before, *a = in->after;
+	const struct pw_telemetry *obj = in->obj;
+	const struct pw_latest *b = in->before, *a = in->after;
 	int32_t day = rules_local_day(obj->ts_ms, in->tz_offset_s);
 	double km, speed = -1;
 

@@ -169,14 +169,14 @@ struct rules_verdict {
 
 /* One applied telemetry object. */
 struct rules_input {
-	const struct pw_telemetry *before; /* latest state before it; NULL: a new vehicle */
-	const struct pw_telemetry *after;  /* latest state after the merge */
-	const struct pw_telemetry *obj;    /* the object itself */
-	int late;                          /* older than the vehicle's newest */
-	int rollback;                      /* its odometer went backwards (not applied) */
-	int dtc_changed;                   /* the latest DTC set changed */
-	int history_due;                   /* a history row is written for it */
-	int tz_offset_s;                   /* the site's UTC offset */
+	const struct pw_latest *before; /* latest state before it; NULL: a new vehicle */
+	const struct pw_latest *after;  /* latest state after the merge */
+	const struct pw_telemetry *obj; /* the object itself */
+	int late;                       /* older than the vehicle's newest */
+	int rollback;                   /* its odometer went backwards (not applied) */
+	int dtc_changed;                /* the latest DTC set changed */
+	int history_due;                /* a history row is written for it */
+	int tz_offset_s;                /* the site's UTC offset */
 };
 
 /* The per-message rules: updates `memo` and fills `out` (cleared first).

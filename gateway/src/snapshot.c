@@ -155,8 +155,9 @@ static int maxi(int a, int b)
 	return a > b ? a : b;
 }
 
-/* The dtc column ([{"code","status","mil"}]) into t. */
-static void parse_dtc(const unsigned char *text, struct pw_telemetry *t)
+/* The dtc column ([{"code","status","mil"}]) into t, its entries into d
+ * (PW_DTC_MAX of them). */
+static void parse_dtc(const unsigned char *text, struct pw_latest *t, struct pw_dtc *d_out)
 {
 	json_t *a = text ? json_loads((const char *)text, 0, NULL) : NULL;
 	size_t i;
@@ -175,7 +176,7 @@ static void parse_dtc(const unsigned char *text, struct pw_telemetry *t)
 
 		if (!code || !st || t->dtc_count >= PW_DTC_MAX)
 			continue;
-		d = &t->dtc[t->dtc_count++];
+		d = &d_out[t->dtc_count++];
 		snprintf(d->code, sizeof(d->code), "%s", code);
 		d->status = strcmp(st, "permanent") == 0   ? PW_DTC_PERMANENT
 		            : strcmp(st, "confirmed") == 0 ? PW_DTC_CONFIRMED
@@ -247,7 +248,8 @@ static json_t *vehicle_summary(struct snapshot *sn, sqlite3_stmt *s, const struc
 {
 	json_t *o = json_object(), *badges = json_object(), *cust;
 	int has_state = sqlite3_column_int(s, 6);
-	struct pw_telemetry t;
+	struct pw_latest t;
+	struct pw_dtc dtc[PW_DTC_MAX];
 	struct frames_badges fb;
 	const char *ign = (const char *)sqlite3_column_text(s, 10);
 
@@ -271,7 +273,8 @@ static json_t *vehicle_summary(struct snapshot *sn, sqlite3_stmt *s, const struc
 				t.has |= PW_F_TIRES;
 			}
 		}
-		parse_dtc(sqlite3_column_text(s, 14), &t);
+		parse_dtc(sqlite3_column_text(s, 14), &t, dtc);
+		t.dtc = dtc;
 		if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
 			t.battery_v = (float)sqlite3_column_double(s, 9);
 			t.has |= PW_F_BATTERY;

@@ -23,8 +23,13 @@
  * reading gives. A *late* reading above a newer one is flagged and counted
  * as a rollback too (the newer reading went backwards) and is applied.
  *
+ * DTC sets: a vehicle's set lives in the table's pool (dtcset.h), which the
+ * table owns. Each vehicle in the table holds one reference to its set;
+ * state_put() moves it from the replaced copy to the new one.
+ *
  * Thread: a struct state belongs to the core thread; state_merge() and
- * friends are pure and run anywhere.
+ * friends are pure (but for interning into the pool they are given) and
+ * run on the thread of that pool.
  */
 #include "state.h"
 
@@ -38,7 +43,12 @@
 #define SLOT_IDX_MASK     ((1u << SLOT_IDX_BITS) - 1)
 #define STATE_MAX_COUNT   (SLOT_IDX_MASK - 1)
 
+/* 100,000 vehicles within 1 KiB each (bench/ingest --mem-vehicles): a
+ * vehicle that grows past this should be a decision, not an accident. */
+_Static_assert(sizeof(struct pw_vehicle) <= 520, "struct pw_vehicle grew");
+
 struct state {
+	struct dtcset_pool *dtcs;
 	struct pw_vehicle **chunks;
 	size_t n_chunks, chunks_cap;
 	size_t count;
@@ -94,7 +104,10 @@ struct state *state_new(size_t expected)
 		expected = STATE_MAX_COUNT;
 	s->n_slots = slots_for(expected);
 	s->slots = calloc(s->n_slots, sizeof(*s->slots));
-	if (!s->slots) {
+	s->dtcs = dtcset_pool_new(0);
+	if (!s->slots || !s->dtcs) {
+		free(s->slots);
+		dtcset_pool_free(s->dtcs);
 		free(s);
 		return NULL;
 	}
@@ -109,7 +122,13 @@ void state_free(struct state *s)
 		free(s->chunks[i]);
 	free(s->chunks);
 	free(s->slots);
+	dtcset_pool_free(s->dtcs);
 	free(s);
+}
+
+struct dtcset_pool *state_dtcsets(struct state *s)
+{
+	return s->dtcs;
 }
 
 /* The slot holding `vin`, or the empty slot where it would go. */
@@ -201,8 +220,11 @@ int state_put(struct state *s, const struct pw_vehicle *v)
 	sl = slot_lookup(s, v->vin, hash);
 	if (*sl) {
 		dst = vehicle_at(s, (*sl & SLOT_IDX_MASK) - 1);
-		if (dst != v)
+		if (dst != v) {
+			dtcset_ref(s->dtcs, v->latest.dtc);
+			dtcset_unref(s->dtcs, dst->latest.dtc);
 			memcpy(dst, v, sizeof(*dst));
+		}
 		return PW_OK;
 	}
 	if (s->count >= STATE_MAX_COUNT)
@@ -215,6 +237,7 @@ int state_put(struct state *s, const struct pw_vehicle *v)
 		sl = slot_lookup(s, v->vin, hash);
 	}
 	dst = vehicle_at(s, (uint32_t)s->count);
+	dtcset_ref(s->dtcs, v->latest.dtc);
 	memcpy(dst, v, sizeof(*dst));
 	*sl = slot_tag(hash) | ((uint32_t)s->count + 1);
 	s->count++;
@@ -242,7 +265,7 @@ size_t state_memory_bytes(const struct state *s)
 {
 	return sizeof(*s) + s->chunks_cap * sizeof(*s->chunks) +
 	       s->n_chunks * STATE_CHUNK_LEN * sizeof(struct pw_vehicle) +
-	       s->n_slots * sizeof(*s->slots);
+	       s->n_slots * sizeof(*s->slots) + dtcset_memory_bytes(s->dtcs);
 }
 
 enum pw_seq_class state_classify_seq(const struct pw_vehicle *v, int64_t seq)
@@ -444,8 +467,10 @@ int64_t state_tire_ts_ms(const struct pw_vehicle *v, int w)
 	return newest;
 }
 
-static void merge_dtc(struct pw_vehicle *v, const struct pw_telemetry *t,
-                      struct state_merge_result *res)
+/* Only a set that changed is interned: the same set again costs a sort and
+ * a compare, no allocation. */
+static int merge_dtc(struct dtcset_pool *sets, struct pw_vehicle *v, const struct pw_telemetry *t,
+                     struct state_merge_result *res)
 {
 	const int g = 10; /* PW_F_DTC */
 	struct pw_dtc set[PW_DTC_MAX];
@@ -455,32 +480,36 @@ static void merge_dtc(struct pw_vehicle *v, const struct pw_telemetry *t,
 	int cmp = dtc_cmp_set(set, n, v->latest.dtc, cur_n);
 
 	if (!wins(has, v->group_ts_ms[g], t->ts_ms, cmp))
-		return;
+		return PW_OK;
 	if (cmp != 0) {
+		const struct pw_dtc *shared = NULL;
+
+		if (n > 0 && dtcset_intern(sets, set, n, &shared) != PW_OK)
+			return PW_ENOMEM;
+		v->latest.dtc = shared;
+		v->latest.dtc_count = (uint8_t)n;
 		res->dtc_changed = 1;
 		res->changed = 1;
 	}
 	if (!has)
 		res->changed = 1;
-	memset(v->latest.dtc, 0, sizeof(v->latest.dtc));
-	memcpy(v->latest.dtc, set, (size_t)n * sizeof(set[0]));
-	v->latest.dtc_count = (uint8_t)n;
 	v->group_ts_ms[g] = t->ts_ms;
 	v->latest.has |= PW_F_DTC;
+	return PW_OK;
 }
 
-static int cmp_position(const struct pw_telemetry *t, const struct pw_telemetry *cur)
+static int cmp_position(const struct pw_telemetry *t, const struct pw_latest *cur)
 {
 	int c = cmp_num(t->lat, cur->lat);
 
 	return c ? c : cmp_num(t->lon, cur->lon);
 }
 
-void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
-                 int64_t history_interval_ms, struct pw_vehicle *next,
-                 struct state_merge_result *res)
+int state_merge(struct dtcset_pool *sets, const struct pw_vehicle *cur,
+                const struct pw_telemetry *t, int64_t history_interval_ms, struct pw_vehicle *next,
+                struct state_merge_result *res)
 {
-	struct pw_telemetry *l = &next->latest;
+	struct pw_latest *l = &next->latest;
 	int first;
 	int64_t bucket;
 
@@ -532,8 +561,8 @@ void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
 	merge_float(next, t, PW_F_HEADING, 8, &l->heading_deg, t->heading_deg, res);
 	if (t->has & PW_F_TIRES)
 		merge_tires(next, t, res);
-	if (t->has & PW_F_DTC)
-		merge_dtc(next, t, res);
+	if ((t->has & PW_F_DTC) && merge_dtc(sets, next, t, res) != PW_OK)
+		return PW_ENOMEM;
 
 	next->msg_count++;
 	if (first || t->ts_ms > next->ts_ms)
@@ -547,6 +576,7 @@ void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
 		res->history_due = 1;
 	if (bucket > next->history_bucket)
 		next->history_bucket = bucket;
+	return PW_OK;
 }
 
 void state_merge_status(const struct pw_vehicle *cur, const char *vin, int online, int64_t ts_ms,

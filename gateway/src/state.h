@@ -11,8 +11,11 @@
  *
  * state_merge() is pure and works on a copy: the caller merges into `next`,
  * commits `next` to the store, and only then state_put()s it, so a failed
- * commit leaves memory as it was. Thread: the core (MQTT callback) thread
- * owns a struct state; nothing else touches it.
+ * commit leaves memory as it was. The one thing a merge adds to is the
+ * table's pool of DTC sets (dtcset.h): a changed set is interned there,
+ * and the table holds the references; the caller collects the pool once
+ * its working copies are put or dropped. Thread: the core (MQTT callback)
+ * thread owns a struct state; nothing else touches it.
  */
 #ifndef PW_STATE_H
 #define PW_STATE_H
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "decode.h"
+#include "dtcset.h"
 #include "geofence.h"
 #include "rules.h"
 
@@ -46,10 +50,10 @@ struct pw_vehicle {
 	int64_t status_ts_ms;       /* from the status topic; 0 = never */
 	uint8_t online;             /* last status: 1 online, 0 offline/unknown */
 	/* the last WebSocket vehicle frame (frames.h), in what was padding */
-	uint16_t frame_sig;         /* its badges, ignition and online; 0: none sent */
-	uint32_t frame_ms;          /* when, monotonic ms (wraps; compared by difference) */
-	struct pw_telemetry latest; /* latest.has = every group ever set */
-	struct rules_memo rules;    /* what the per-message rules remember (rules.h) */
+	uint16_t frame_sig;      /* its badges, ignition and online; 0: none sent */
+	uint32_t frame_ms;       /* when, monotonic ms (wraps; compared by difference) */
+	struct pw_latest latest; /* latest.has = every group ever set; DTCs interned */
+	struct rules_memo rules; /* what the per-message rules remember (rules.h) */
 	/* the arrival detector (geofence.h); memory only */
 	struct geofence_state fence;
 };
@@ -79,14 +83,24 @@ struct state_merge_result {
 
 struct state;
 
-/* A table sized for about `expected` vehicles (it grows). NULL on ENOMEM. */
+/* A table sized for about `expected` vehicles (it grows), with its own pool
+ * of DTC sets. NULL on ENOMEM. */
 struct state *state_new(size_t expected);
+/* Frees the table and its pool: every DTC set pointer of its vehicles, and
+ * of copies of them, dangles after. */
 void state_free(struct state *s);
+
+/* The table's pool of DTC sets, borrowed: merges for this table intern into
+ * it, its store reloads too, and its owner dtcset_collect()s it whenever no
+ * working copy is alive (see dtcset.h). */
+struct dtcset_pool *state_dtcsets(struct state *s);
 
 /* Borrowed; valid until the next state_put() or state_free(). NULL if unknown. */
 const struct pw_vehicle *state_find(const struct state *s, const char *vin);
 
-/* Stores a copy of `v` under v->vin, adding or replacing. */
+/* Stores a copy of `v` under v->vin, adding or replacing. The table takes a
+ * reference to v->latest.dtc (interned in state_dtcsets(s), or NULL) and
+ * drops the one of the copy it replaces. */
 int state_put(struct state *s, const struct pw_vehicle *v);
 
 size_t state_count(const struct state *s);
@@ -95,7 +109,7 @@ size_t state_count(const struct state *s);
 int state_foreach(const struct state *s, int (*fn)(void *ctx, const struct pw_vehicle *v),
                   void *ctx);
 
-/* Bytes the table holds (index, chunks of vehicles, bookkeeping). */
+/* Bytes the table holds (index, chunks of vehicles, bookkeeping, DTC sets). */
 size_t state_memory_bytes(const struct state *s);
 
 /* A vehicle never seen: zeroed, `vin` copied (NULL: left empty), seq_max and
@@ -110,7 +124,11 @@ enum pw_seq_class state_classify_seq(const struct pw_vehicle *v, int64_t seq);
 
 /* Merges `t` (not a duplicate: the caller classified it) into a copy of
  * `cur` (NULL for a vehicle never seen) and writes the result to `next`
- * (`next` may be `cur`). `history_interval_ms` buckets history. Pure.
+ * (`next` may be `cur`). `history_interval_ms` buckets history. Pure but
+ * for interning a changed DTC set in `sets` (the pool of the table `next`
+ * goes into; a set that did not change allocates nothing). PW_OK, or
+ * PW_ENOMEM when the set cannot be interned: `next` is then half merged,
+ * to be dropped.
  *
  * The result depends only on the set of objects merged, not their order:
  * - a field (group; tire member) takes the value of the newest ts; at an
@@ -126,9 +144,9 @@ enum pw_seq_class state_classify_seq(const struct pw_vehicle *v, int64_t seq);
  * - a DTC set is kept sorted; dtc_changed when the latest set changed
  *   (a late, older set changes nothing); history_due for every object whose
  *   bucket differs from history_bucket, which only moves forward. */
-void state_merge(const struct pw_vehicle *cur, const struct pw_telemetry *t,
-                 int64_t history_interval_ms, struct pw_vehicle *next,
-                 struct state_merge_result *res);
+int state_merge(struct dtcset_pool *sets, const struct pw_vehicle *cur,
+                const struct pw_telemetry *t, int64_t history_interval_ms, struct pw_vehicle *next,
+                struct state_merge_result *res);
 
 /* Applies a status message to a copy: newer status_ts wins; at an equal ts
  * offline wins (a will message carries the ts of its connect). */

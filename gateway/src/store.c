@@ -232,34 +232,20 @@ static int bind_opt_text(sqlite3_stmt *s, int col, const char *text)
 	            : sqlite3_bind_null(s, col + 1);
 }
 
-static const char *ignition_text(const struct pw_telemetry *t)
+static const char *ignition_text(uint32_t has, uint8_t ignition)
 {
-	if (!(t->has & PW_F_IGNITION) || t->ignition >= PW_ARRAY_LEN(ignition_names))
+	if (!(has & PW_F_IGNITION) || ignition >= PW_ARRAY_LEN(ignition_names))
 		return NULL;
-	return ignition_names[t->ignition];
+	return ignition_names[ignition];
 }
 
-/* Binds the fields of `t` that share column names in vehicle_state and history. */
-static int bind_fields(sqlite3_stmt *s, const struct pw_telemetry *t, int c_odometer,
-                       int c_tire_base)
+static int bind_tires(sqlite3_stmt *s, uint32_t has, const struct pw_tire *tires, int c_tire_base)
 {
-	/* both tables have odometer_km .. heading_deg in the same order */
 	int rc = 0;
-	uint32_t h = t->has;
 
-	rc |= bind_opt_double(s, c_odometer + 0, h & PW_F_ODOMETER, t->odometer_km);
-	rc |= bind_opt_double(s, c_odometer + 1, h & PW_F_SPEED, t->speed_kmh);
-	rc |= bind_opt_text(s, c_odometer + 2, ignition_text(t));
-	rc |= bind_opt_double(s, c_odometer + 3, h & PW_F_FUEL_PCT, t->fuel_pct);
-	rc |= bind_opt_double(s, c_odometer + 4, h & PW_F_FUEL_RATE, t->fuel_l_per_100km);
-	rc |= bind_opt_double(s, c_odometer + 5, h & PW_F_BATTERY, t->battery_v);
-	rc |= bind_opt_double(s, c_odometer + 6, h & PW_F_ENGINE_HOURS, t->engine_hours);
-	rc |= bind_opt_double(s, c_odometer + 7, h & PW_F_POSITION, t->lat);
-	rc |= bind_opt_double(s, c_odometer + 8, h & PW_F_POSITION, t->lon);
-	rc |= bind_opt_double(s, c_odometer + 9, h & PW_F_HEADING, t->heading_deg);
 	for (int w = 0; w < PW_TIRE_COUNT; w++) {
-		const struct pw_tire *ti = &t->tires[w];
-		int on = (h & PW_F_TIRES) != 0;
+		const struct pw_tire *ti = &tires[w];
+		int on = (has & PW_F_TIRES) != 0;
 		int c = c_tire_base + 3 * w;
 
 		rc |= bind_opt_double(s, c + 0, on && (ti->has & PW_TIRE_KPA), ti->kpa);
@@ -268,6 +254,24 @@ static int bind_fields(sqlite3_stmt *s, const struct pw_telemetry *t, int c_odom
 	}
 	return rc;
 }
+
+/* Binds the fields of `t` that share column names in vehicle_state and
+ * history (odometer_km .. heading_deg in the same order in both, then the
+ * tires); the SQLite codes ORed. `t` is a struct pw_telemetry (history) or
+ * a struct pw_latest (vehicle_state): the same members (decode.h's
+ * PW_TELEMETRY_MEMBERS), hence a macro rather than a function. */
+#define BIND_FIELDS(s, t, c_odometer, c_tire_base)                                                 \
+	(bind_opt_double(s, (c_odometer) + 0, (t)->has & PW_F_ODOMETER, (t)->odometer_km) |        \
+	 bind_opt_double(s, (c_odometer) + 1, (t)->has & PW_F_SPEED, (t)->speed_kmh) |             \
+	 bind_opt_text(s, (c_odometer) + 2, ignition_text((t)->has, (t)->ignition)) |              \
+	 bind_opt_double(s, (c_odometer) + 3, (t)->has & PW_F_FUEL_PCT, (t)->fuel_pct) |           \
+	 bind_opt_double(s, (c_odometer) + 4, (t)->has & PW_F_FUEL_RATE, (t)->fuel_l_per_100km) |  \
+	 bind_opt_double(s, (c_odometer) + 5, (t)->has & PW_F_BATTERY, (t)->battery_v) |           \
+	 bind_opt_double(s, (c_odometer) + 6, (t)->has & PW_F_ENGINE_HOURS, (t)->engine_hours) |   \
+	 bind_opt_double(s, (c_odometer) + 7, (t)->has & PW_F_POSITION, (t)->lat) |                \
+	 bind_opt_double(s, (c_odometer) + 8, (t)->has & PW_F_POSITION, (t)->lon) |                \
+	 bind_opt_double(s, (c_odometer) + 9, (t)->has & PW_F_HEADING, (t)->heading_deg) |         \
+	 bind_tires(s, (t)->has, (t)->tires, c_tire_base))
 
 _Static_assert(VS_heading_deg == VS_odometer_km + 9, "vehicle_state field order");
 _Static_assert(HIST_heading_deg == HIST_odometer_km + 9, "history field order");
@@ -329,8 +333,8 @@ static const char *dtc_json(struct store *st, const struct pw_dtc *d, int n, int
 	return st->dtc_json;
 }
 
-/* Parses vehicle_state.dtc back into l->dtc. */
-static int dtc_parse(const char *text, size_t len, struct pw_telemetry *l)
+/* Parses vehicle_state.dtc back into d[] (PW_DTC_MAX entries), *n of them. */
+static int dtc_parse(const char *text, size_t len, struct pw_dtc *d_out, int *n)
 {
 	json_error_t err;
 	json_t *a = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
@@ -345,7 +349,7 @@ static int dtc_parse(const char *text, size_t len, struct pw_telemetry *l)
 		const char *code = json_string_value(json_object_get(e, "code"));
 		const char *status = json_string_value(json_object_get(e, "status"));
 		json_t *mil = json_object_get(e, "mil");
-		struct pw_dtc *d = &l->dtc[i];
+		struct pw_dtc *d = &d_out[i];
 
 		if (!code || strlen(code) != 5 || !status || !json_is_boolean(mil))
 			goto out;
@@ -360,7 +364,7 @@ static int dtc_parse(const char *text, size_t len, struct pw_telemetry *l)
 			goto out;
 		d->mil = json_is_true(mil) ? 1 : 0;
 	}
-	l->dtc_count = (uint8_t)json_array_size(a);
+	*n = (int)json_array_size(a);
 	rc = PW_OK;
 out:
 	json_decref(a);
@@ -729,7 +733,7 @@ struct sqlite3 *store_sqlite(struct store *st)
 int store_put_vehicle(struct store *st, const struct pw_vehicle *v)
 {
 	sqlite3_stmt *s = st->stmt[S_PUT_VEHICLE];
-	const struct pw_telemetry *l = &v->latest;
+	const struct pw_latest *l = &v->latest;
 	const char *dtc = NULL;
 	int dtc_len = 0, rc = 0;
 	size_t blob_len;
@@ -743,7 +747,7 @@ int store_put_vehicle(struct store *st, const struct pw_vehicle *v)
 	}
 	blob_len = field_ts_encode(v, st->field_ts);
 	rc |= sqlite3_bind_text(s, VS_vin + 1, v->vin, vin_len(v->vin), SQLITE_STATIC);
-	rc |= bind_fields(s, l, VS_odometer_km, VS_tire_fl_kpa);
+	rc |= BIND_FIELDS(s, l, VS_odometer_km, VS_tire_fl_kpa);
 	rc |= dtc ? sqlite3_bind_text(s, VS_dtc + 1, dtc, dtc_len, SQLITE_STATIC)
 	          : sqlite3_bind_null(s, VS_dtc + 1);
 	rc |= sqlite3_bind_int64(s, VS_seq_max + 1, v->seq_max);
@@ -769,11 +773,13 @@ static double col_double(sqlite3_stmt *s, int col, uint32_t *has, uint32_t flag)
 	return sqlite3_column_double(s, col);
 }
 
-/* One vehicle_state row back into a struct pw_vehicle. */
-static int row_to_vehicle(struct store *st, sqlite3_stmt *s, struct pw_vehicle *v)
+/* One vehicle_state row back into a struct pw_vehicle, its DTC set interned
+ * in `sets`. */
+static int row_to_vehicle(struct store *st, sqlite3_stmt *s, struct dtcset_pool *sets,
+                          struct pw_vehicle *v)
 {
 	const char *vin = (const char *)sqlite3_column_text(s, VS_vin);
-	struct pw_telemetry *l;
+	struct pw_latest *l;
 	const char *ign;
 
 	if (!vin || strlen(vin) != PW_VIN_LEN) {
@@ -817,9 +823,18 @@ static int row_to_vehicle(struct store *st, sqlite3_stmt *s, struct pw_vehicle *
 			l->has |= PW_F_TIRES;
 	}
 	if (sqlite3_column_type(s, VS_dtc) != SQLITE_NULL) {
+		struct pw_dtc d[PW_DTC_MAX];
+		int n = 0;
+
 		if (dtc_parse((const char *)sqlite3_column_text(s, VS_dtc),
-		              (size_t)sqlite3_column_bytes(s, VS_dtc), l) != PW_OK)
+		              (size_t)sqlite3_column_bytes(s, VS_dtc), d, &n) != PW_OK)
 			goto bad;
+		if (n > 0 && dtcset_intern(sets, d, n, &l->dtc) != PW_OK) {
+			log_error("store", "%s: out of memory for the DTC set of %s", st->path,
+			          vin);
+			return PW_ENOMEM;
+		}
+		l->dtc_count = (uint8_t)n;
 		l->has |= PW_F_DTC;
 	}
 	v->seq_max = sqlite3_column_int64(s, VS_seq_max);
@@ -842,15 +857,15 @@ bad:
 	return PW_EINVAL;
 }
 
-int store_load_vehicles(struct store *st, int (*fn)(void *ctx, const struct pw_vehicle *v),
-                        void *ctx)
+int store_load_vehicles(struct store *st, struct dtcset_pool *sets,
+                        int (*fn)(void *ctx, const struct pw_vehicle *v), void *ctx)
 {
 	sqlite3_stmt *s = st->stmt[S_LOAD_VEHICLES];
 	struct pw_vehicle v;
 	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int r = row_to_vehicle(st, s, &v);
+		int r = row_to_vehicle(st, s, sets, &v);
 
 		if (r == PW_OK)
 			r = fn(ctx, &v);
@@ -875,7 +890,7 @@ int store_put_history(struct store *st, const struct pw_telemetry *t, int64_t bu
 	rc |= sqlite3_bind_text(s, HIST_vin + 1, t->vin, vin_len(t->vin), SQLITE_STATIC);
 	rc |= sqlite3_bind_int64(s, HIST_bucket + 1, bucket);
 	rc |= sqlite3_bind_int64(s, HIST_ts_ms + 1, t->ts_ms);
-	rc |= bind_fields(s, t, HIST_odometer_km, HIST_tire_fl_kpa);
+	rc |= BIND_FIELDS(s, t, HIST_odometer_km, HIST_tire_fl_kpa);
 	if (rc != SQLITE_OK)
 		return db_fail(st, "binding history", t->vin);
 	return step_done(st, S_PUT_HISTORY, "writing history", t->vin);

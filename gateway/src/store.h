@@ -52,9 +52,11 @@ int store_add_seq_gap(struct store *st, const char *vin, int64_t lo, int64_t hi)
  * sets *was_gap = 1; otherwise *was_gap = 0 (the seq was seen: a duplicate). */
 int store_take_seq_gap(struct store *st, const char *vin, int64_t seq, int *was_gap);
 
-/* Calls fn for every stored vehicle (state reload at start). */
-int store_load_vehicles(struct store *st, int (*fn)(void *ctx, const struct pw_vehicle *v),
-                        void *ctx);
+/* Calls fn for every stored vehicle (state reload at start). Their DTC sets
+ * are interned in `sets`, the pool of the table fn puts them into (state.h);
+ * the caller collects it afterwards (what fn did not keep). */
+int store_load_vehicles(struct store *st, struct dtcset_pool *sets,
+                        int (*fn)(void *ctx, const struct pw_vehicle *v), void *ctx);
 
 /* Clears lat/lon of history rows older than `before_ms`, at most `max_rows`
  * in one transaction of its own; *cleared = rows changed. */

@@ -79,15 +79,13 @@ static const char *badge(json_t *j, const char *name)
 static void test_render_full(void **state)
 {
 	struct pw_vehicle v;
+	struct pw_dtc dtc[2] = {{"P0301", PW_DTC_PENDING, 0}, {"U0100", PW_DTC_CONFIRMED, 0}};
 	json_t *j, *fl;
 
 	(void)state;
 	vehicle_full(&v);
+	v.latest.dtc = dtc; /* the frames only read it: no pool needed */
 	v.latest.dtc_count = 2;
-	snprintf(v.latest.dtc[0].code, sizeof(v.latest.dtc[0].code), "P0301");
-	v.latest.dtc[0].status = PW_DTC_PENDING;
-	snprintf(v.latest.dtc[1].code, sizeof(v.latest.dtc[1].code), "U0100");
-	v.latest.dtc[1].status = PW_DTC_CONFIRMED;
 	j = render(&v);
 	assert_string_equal(json_string_value(json_object_get(j, "type")), "vehicle");
 	assert_string_equal(json_string_value(json_object_get(j, "vin")), VIN);
@@ -138,6 +136,7 @@ static void test_render_never_reported(void **state)
 static void test_render_longest_fits(void **state)
 {
 	struct pw_vehicle v;
+	struct pw_dtc dtc[PW_DTC_MAX];
 	char small[64];
 	size_t len = 0;
 	struct frames_badges b = {0};
@@ -147,12 +146,13 @@ static void test_render_longest_fits(void **state)
 	vehicle_full(&v);
 	v.latest.odometer_km = 1999999.123456;
 	v.seq_max = INT64_MAX;
-	v.latest.dtc_count = PW_DTC_MAX;
 	for (int i = 0; i < PW_DTC_MAX; i++) {
-		snprintf(v.latest.dtc[i].code, sizeof(v.latest.dtc[i].code), "B%04X", i);
-		v.latest.dtc[i].status = PW_DTC_PERMANENT;
-		v.latest.dtc[i].mil = 1;
+		snprintf(dtc[i].code, sizeof(dtc[i].code), "B%04X", i);
+		dtc[i].status = PW_DTC_PERMANENT;
+		dtc[i].mil = 1;
 	}
+	v.latest.dtc = dtc;
+	v.latest.dtc_count = PW_DTC_MAX;
 	j = render(&v);
 	assert_int_equal(json_array_size(json_object_get(j, "dtc")), PW_DTC_MAX);
 	assert_string_equal(badge(j, "faults"), "critical");
@@ -206,6 +206,7 @@ static void test_numbers(void **state)
 static void test_badges(void **state)
 {
 	struct pw_vehicle v;
+	struct pw_dtc dtc[3];
 	struct frames_badges b;
 
 	(void)state;
@@ -240,14 +241,16 @@ static void test_badges(void **state)
 
 	/* faults: the worst code */
 	vehicle_full(&v);
+	memset(dtc, 0, sizeof(dtc));
+	v.latest.dtc = dtc;
 	v.latest.dtc_count = 3;
-	v.latest.dtc[0].status = PW_DTC_PENDING;
-	v.latest.dtc[1].status = PW_DTC_CONFIRMED;
-	v.latest.dtc[2].status = PW_DTC_PENDING;
+	dtc[0].status = PW_DTC_PENDING;
+	dtc[1].status = PW_DTC_CONFIRMED;
+	dtc[2].status = PW_DTC_PENDING;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
 	assert_int_equal(b.faults, PW_SEV_WARNING);
-	v.latest.dtc[2].status = PW_DTC_PERMANENT;
-	v.latest.dtc[2].mil = 1;
+	dtc[2].status = PW_DTC_PERMANENT;
+	dtc[2].mil = 1;
 	frames_vehicle_badges(&cfg.rules, &v, &b);
 	assert_int_equal(b.faults, PW_SEV_CRITICAL);
 	v.latest.dtc_count = 0;

@@ -257,7 +257,8 @@ static void test_journal_replay_after_crash(void **ctx)
 		                                         .state = state,
 		                                         .history_interval_s = 300,
 		                                         .journal = j});
-		assert_int_equal(store_load_vehicles(st, load_into, state), 0);
+		assert_int_equal(store_load_vehicles(st, state_dtcsets(state), load_into, state),
+		                 0);
 		assert_int_equal(ingest_replay_journal(in, &replayed), 0);
 		assert_int_equal(replayed, start == 0 ? 5 : 0);
 		assert_int_equal(state_find(state, VIN_A)->msg_count, 5);
@@ -328,7 +329,7 @@ static void test_journal_replay_longer_than_a_group(void **ctx)
 	/* and SQLite holds all 50 */
 	st = store_open(db, STORE_READ_WRITE);
 	state = state_new(16);
-	assert_int_equal(store_load_vehicles(st, load_into, state), 0);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(state), load_into, state), 0);
 	assert_int_equal(state_find(state, VIN_A)->msg_count, 50);
 	state_free(state);
 	store_close(st);

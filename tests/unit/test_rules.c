@@ -473,9 +473,12 @@ static void test_tyre_and_battery_levels(void **state)
 
 /* ---- per-message rules ------------------------------------------------------------- */
 
-/* A tiny vehicle: latest state, memo and the last verdict. */
+/* A tiny vehicle: latest state, memo and the last verdict. The latest DTC
+ * set is in one of two buffers, so `before` keeps the other (as the real
+ * state keeps the interned set a copy points at). */
 struct car {
-	struct pw_telemetry latest;
+	struct pw_latest latest;
+	struct pw_dtc dtc[2][PW_DTC_MAX];
 	int known;
 	struct rules_memo memo;
 	struct rules_verdict v;
@@ -493,7 +496,7 @@ static void car_init(struct car *c)
 static struct rules_verdict *car_send(struct car *c, struct pw_telemetry *obj, int dt_s,
                                       int history_due)
 {
-	struct pw_telemetry before = c->latest;
+	struct pw_latest before = c->latest;
 	struct rules_input in;
 	int rollback = 0, dtc_changed = 0;
 
@@ -524,10 +527,14 @@ static struct rules_verdict *car_send(struct car *c, struct pw_telemetry *obj, i
 			t->has |= o->has;
 		}
 	if (obj->has & PW_F_DTC) {
+		struct pw_dtc *next = c->latest.dtc == c->dtc[0] ? c->dtc[1] : c->dtc[0];
+
 		dtc_changed = obj->dtc_count != c->latest.dtc_count ||
-		              memcmp(obj->dtc, c->latest.dtc, sizeof(obj->dtc[0]) * obj->dtc_count);
+		              (obj->dtc_count && memcmp(obj->dtc, c->latest.dtc,
+		                                        sizeof(obj->dtc[0]) * obj->dtc_count));
+		memcpy(next, obj->dtc, sizeof(obj->dtc));
+		c->latest.dtc = next;
 		c->latest.dtc_count = obj->dtc_count;
-		memcpy(c->latest.dtc, obj->dtc, sizeof(obj->dtc));
 	}
 	c->latest.has |= obj->has & ~(rollback ? PW_F_ODOMETER : 0u);
 	c->latest.ts_ms = obj->ts_ms;
@@ -898,17 +905,31 @@ static void test_day_accumulators(void **state)
 	assert_true(fabsf(v->days[0].km - 1) < 1e-4f);
 }
 
+/* The latest state the object `t` alone makes (no DTCs). */
+static struct pw_latest latest_of(const struct pw_telemetry *t)
+{
+	struct pw_latest l;
+
+	memset(&l, 0, sizeof(l));
+	l.has = t->has & ~(uint32_t)PW_F_DTC;
+	l.odometer_km = t->odometer_km;
+	l.speed_kmh = t->speed_kmh;
+	return l;
+}
+
 static void test_late_object_accumulates_nothing(void **state)
 {
-	struct pw_telemetry before, after, obj;
+	struct pw_telemetry obj, t;
+	struct pw_latest before, after;
 	struct rules_memo memo;
 	struct rules_verdict v;
 	struct rules_input in;
 
 	(void)state;
 	memset(&memo, 0, sizeof(memo));
-	before = odo(1000, 50);
-	after = odo(1000, 50);
+	t = odo(1000, 50);
+	before = latest_of(&t);
+	after = latest_of(&t);
 	obj = odo(990, 50);
 	obj.ts_ms = local_ms("2026-11-23", 9, 0);
 	in = (struct rules_input){.before = &before,

@@ -25,6 +25,9 @@
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
+/* The DTC pool of merges that no table keeps (a table's merges use its own). */
+static struct dtcset_pool *sets;
+
 static uint64_t rnd(void)
 {
 	uint64_t x = rng_state;
@@ -77,7 +80,7 @@ static void set_dtc(struct pw_telemetry *t, int i, const char *code, int status,
 /* Field-by-field equality, vin optional; prints the first difference. */
 static int vehicle_equal(const struct pw_vehicle *a, const struct pw_vehicle *b, int with_vin)
 {
-	const struct pw_telemetry *x = &a->latest, *y = &b->latest;
+	const struct pw_latest *x = &a->latest, *y = &b->latest;
 
 #define SAME(f)                                                                                    \
 	do {                                                                                       \
@@ -123,7 +126,7 @@ static int vehicle_equal(const struct pw_vehicle *a, const struct pw_vehicle *b,
 	SAME(latest.ignition);
 	SAME(latest.dtc_count);
 #undef SAME
-	if (memcmp(x->dtc, y->dtc, (size_t)x->dtc_count * sizeof(x->dtc[0])) != 0) {
+	if (x->dtc_count && memcmp(x->dtc, y->dtc, (size_t)x->dtc_count * sizeof(x->dtc[0])) != 0) {
 		print_message("differs: dtc\n");
 		return 0;
 	}
@@ -230,7 +233,7 @@ static struct pw_vehicle apply(const struct pw_vehicle *cur, int64_t seq, int64_
 	struct pw_telemetry t = obj(VIN_A, seq, ts);
 	struct pw_vehicle next;
 
-	state_merge(cur, &t, HOUR_MS, &next, res);
+	assert_int_equal(state_merge(sets, cur, &t, HOUR_MS, &next, res), PW_OK);
 	return next;
 }
 
@@ -395,11 +398,12 @@ static int pipeline(struct store *st, struct state *s, const struct pw_telemetry
 	case PW_SEQ_NEW:
 		break;
 	}
-	state_merge(cur, t, HOUR_MS, &next, res);
+	assert_int_equal(state_merge(state_dtcsets(s), cur, t, HOUR_MS, &next, res), PW_OK);
 	for (int i = 0; i < res->n_gaps; i++)
 		assert_int_equal(store_add_seq_gap(st, t->vin, res->gaps[i].lo, res->gaps[i].hi),
 		                 PW_OK);
 	assert_int_equal(state_put(s, &next), PW_OK);
+	dtcset_collect(state_dtcsets(s)); /* as ingest does after each message */
 	return 1;
 }
 
@@ -448,7 +452,7 @@ static void test_merge_in_order(void **unused)
 	t.lon = 117.12;
 	t.tires[PW_TIRE_FL].has = PW_TIRE_KPA;
 	t.tires[PW_TIRE_FL].kpa = 230;
-	state_merge(NULL, &t, HOUR_MS, &v, &res);
+	state_merge(sets, NULL, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.new_vehicle, 1);
 	assert_int_equal(res.changed, 1);
 	assert_int_equal(res.history_due, 1);
@@ -469,7 +473,7 @@ static void test_merge_in_order(void **unused)
 	t.fuel_pct = 40;
 	t.tires[PW_TIRE_FL].has = PW_TIRE_TREAD;
 	t.tires[PW_TIRE_FL].tread_mm = 6.5f;
-	state_merge(&v, &t, HOUR_MS, &v, &res); /* in place */
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res); /* in place */
 	assert_int_equal(res.new_vehicle, 0);
 	assert_int_equal(res.changed, 1);
 	assert_int_equal(res.history_due, 0); /* same hour */
@@ -488,7 +492,7 @@ static void test_merge_in_order(void **unused)
 	t = obj(VIN_A, 2, T0 + 2000);
 	t.has = PW_F_SPEED;
 	t.speed_kmh = 60;
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.changed, 0);
 	assert_int_equal(v.group_ts_ms[1], T0 + 2000);
 }
@@ -503,14 +507,14 @@ static void test_merge_late(void **unused)
 	t.has = PW_F_SPEED | PW_F_BATTERY;
 	t.speed_kmh = 80;
 	t.battery_v = 12.6f;
-	state_merge(NULL, &t, HOUR_MS, &v, &res);
+	state_merge(sets, NULL, &t, HOUR_MS, &v, &res);
 
 	/* older: fills what nothing newer set, leaves the rest */
 	t = obj(VIN_A, 9, T0 + 5000);
 	t.has = PW_F_SPEED | PW_F_FUEL_PCT;
 	t.speed_kmh = 20;
 	t.fuel_pct = 55;
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.late, 1);
 	assert_int_equal(res.changed, 1);
 	assert_true(v.latest.speed_kmh == 80);
@@ -524,7 +528,7 @@ static void test_merge_late(void **unused)
 	t.has = PW_F_SPEED | PW_F_FUEL_PCT;
 	t.speed_kmh = 10;
 	t.fuel_pct = 60;
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.late, 1);
 	assert_int_equal(res.changed, 0);
 	assert_true(v.latest.fuel_pct == 55);
@@ -534,12 +538,12 @@ static void test_merge_late(void **unused)
 	t = obj(VIN_A, 11, T0 + 10000);
 	t.has = PW_F_SPEED;
 	t.speed_kmh = 70;
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_true(v.latest.speed_kmh == 80);
 	t = obj(VIN_A, 12, T0 + 10000);
 	t.has = PW_F_SPEED;
 	t.speed_kmh = 90;
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_true(v.latest.speed_kmh == 90);
 	assert_int_equal(res.late, 0);
 }
@@ -558,9 +562,9 @@ static void test_odometer_rollback(void **unused)
 	c.odometer_km = 101;
 
 	/* in ts order: b is not applied, flagged and counted */
-	state_merge(NULL, &a, HOUR_MS, &v, &res);
+	state_merge(sets, NULL, &a, HOUR_MS, &v, &res);
 	assert_int_equal(res.odometer_rollback, 0);
-	state_merge(&v, &b, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &b, HOUR_MS, &v, &res);
 	assert_int_equal(res.odometer_rollback, 1);
 	assert_int_equal(res.changed, 0);
 	assert_true(v.latest.odometer_km == 100);
@@ -571,8 +575,8 @@ static void test_odometer_rollback(void **unused)
 	/* the other way round: a arrives late, above the newer reading b. The
 	 * pair is just as inconsistent: flagged, counted, and the state becomes
 	 * what the ts-order replay gives (the highest reading, its ts). */
-	state_merge(NULL, &b, HOUR_MS, &w, &res);
-	state_merge(&w, &a, HOUR_MS, &w, &res);
+	state_merge(sets, NULL, &b, HOUR_MS, &w, &res);
+	state_merge(sets, &w, &a, HOUR_MS, &w, &res);
 	assert_int_equal(res.odometer_rollback, 1);
 	assert_int_equal(res.late, 1);
 	assert_int_equal(res.changed, 1);
@@ -582,7 +586,7 @@ static void test_odometer_rollback(void **unused)
 	assert_true(vehicle_equal(&v, &w, 1));
 
 	/* then forward again: applied, no flag */
-	state_merge(&v, &c, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &c, HOUR_MS, &v, &res);
 	assert_int_equal(res.odometer_rollback, 0);
 	assert_true(v.latest.odometer_km == 101);
 
@@ -590,7 +594,7 @@ static void test_odometer_rollback(void **unused)
 	a = obj(VIN_A, 0, T0);
 	a.has = PW_F_ODOMETER;
 	a.odometer_km = 99;
-	state_merge(&v, &a, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &a, HOUR_MS, &v, &res);
 	assert_int_equal(res.odometer_rollback, 0);
 	assert_true(v.latest.odometer_km == 101);
 	assert_int_equal(v.odometer_rollbacks, 1);
@@ -601,12 +605,12 @@ static void test_odometer_rollback(void **unused)
 	a.has = b.has = PW_F_ODOMETER;
 	a.odometer_km = 200;
 	b.odometer_km = 201;
-	state_merge(&v, &a, HOUR_MS, &w, &res);
-	state_merge(&w, &b, HOUR_MS, &w, &res);
+	state_merge(sets, &v, &a, HOUR_MS, &w, &res);
+	state_merge(sets, &w, &b, HOUR_MS, &w, &res);
 	assert_int_equal(res.odometer_rollback, 0);
 	assert_true(w.latest.odometer_km == 201);
-	state_merge(&v, &b, HOUR_MS, &w, &res);
-	state_merge(&w, &a, HOUR_MS, &w, &res);
+	state_merge(sets, &v, &b, HOUR_MS, &w, &res);
+	state_merge(sets, &w, &a, HOUR_MS, &w, &res);
 	assert_int_equal(res.odometer_rollback, 0);
 	assert_true(w.latest.odometer_km == 201);
 }
@@ -616,11 +620,13 @@ static void test_dtc_change(void **unused)
 	struct state_merge_result res;
 	struct pw_vehicle v;
 	struct pw_telemetry t = obj(VIN_A, 1, T0 + 1000);
+	const struct pw_dtc *shared;
+	size_t held;
 
 	(void)unused;
 	/* first report, empty: no change (no codes before either) */
 	t.has = PW_F_DTC;
-	state_merge(NULL, &t, HOUR_MS, &v, &res);
+	state_merge(sets, NULL, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.dtc_changed, 0);
 	assert_int_equal(res.changed, 1);
 	assert_true(v.latest.has & PW_F_DTC);
@@ -628,50 +634,145 @@ static void test_dtc_change(void **unused)
 	t = obj(VIN_A, 2, T0 + 2000);
 	set_dtc(&t, 0, "P0301", PW_DTC_CONFIRMED, 1);
 	set_dtc(&t, 1, "C0035", PW_DTC_PENDING, 0);
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.dtc_changed, 1);
 	assert_int_equal(v.latest.dtc_count, 2);
 	assert_string_equal(v.latest.dtc[0].code, "C0035"); /* kept sorted */
 	assert_string_equal(v.latest.dtc[1].code, "P0301");
 
-	/* the same set in another order, with an exact duplicate: no change */
+	/* the same set in another order, with an exact duplicate: no change,
+	 * the same interned entries, nothing new in the pool */
+	shared = v.latest.dtc;
+	held = dtcset_count(sets);
 	t = obj(VIN_A, 3, T0 + 3000);
 	set_dtc(&t, 0, "C0035", PW_DTC_PENDING, 0);
 	set_dtc(&t, 1, "P0301", PW_DTC_CONFIRMED, 1);
 	set_dtc(&t, 2, "C0035", PW_DTC_PENDING, 0);
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.dtc_changed, 0);
 	assert_int_equal(v.latest.dtc_count, 2);
+	assert_ptr_equal(v.latest.dtc, shared);
+	assert_int_equal(dtcset_count(sets), held);
 	assert_int_equal(v.group_ts_ms[10], T0 + 3000);
 
 	/* status changes */
 	t = obj(VIN_A, 4, T0 + 4000);
 	set_dtc(&t, 0, "C0035", PW_DTC_CONFIRMED, 0);
 	set_dtc(&t, 1, "P0301", PW_DTC_CONFIRMED, 1);
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.dtc_changed, 1);
 
 	/* mil changes */
 	t = obj(VIN_A, 5, T0 + 5000);
 	set_dtc(&t, 0, "C0035", PW_DTC_CONFIRMED, 1);
 	set_dtc(&t, 1, "P0301", PW_DTC_CONFIRMED, 1);
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.dtc_changed, 1);
 
 	/* an older set is history, not a change of the latest one */
 	t = obj(VIN_A, 0, T0);
 	set_dtc(&t, 0, "B1234", PW_DTC_PERMANENT, 1);
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.dtc_changed, 0);
 	assert_int_equal(v.latest.dtc_count, 2);
 
 	/* cleared */
 	t = obj(VIN_A, 6, T0 + 6000);
 	t.has = PW_F_DTC;
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(res.dtc_changed, 1);
 	assert_int_equal(v.latest.dtc_count, 0);
+	assert_null(v.latest.dtc); /* the empty set costs nothing */
 	assert_true(v.latest.has & PW_F_DTC);
+}
+
+/* One object of `vin` with the codes in `codes` ("P0301 C0035"), confirmed
+ * with the MIL on, merged into the table's vehicle; *next is the result. */
+static int merge_codes(struct state *s, const char *vin, int64_t seq, const char *codes,
+                       struct pw_vehicle *next)
+{
+	struct pw_telemetry t = obj(vin, seq, T0 + seq * 1000);
+	struct state_merge_result res;
+	int i = 0;
+
+	t.has = PW_F_DTC;
+	for (const char *c = codes; *c; c += c[5] ? 6 : 5)
+		set_dtc(&t, i++, c, PW_DTC_CONFIRMED, 1);
+	return state_merge(state_dtcsets(s), state_find(s, vin), &t, HOUR_MS, next, &res);
+}
+
+/* The table holds the references: equal sets are one, a set nobody in the
+ * table holds is freed at the next collect, a working copy never put too. */
+static void test_dtc_sets_in_table(void **unused)
+{
+	struct state *s = state_new(4);
+	struct dtcset_pool *p;
+	struct pw_vehicle a, b, c;
+
+	(void)unused;
+	assert_non_null(s);
+	p = state_dtcsets(s);
+	assert_int_equal(merge_codes(s, VIN_A, 1, "P0301 C0035", &a), PW_OK);
+	assert_int_equal(merge_codes(s, VIN_B, 1, "C0035 P0301", &b), PW_OK);
+	assert_ptr_equal(a.latest.dtc, b.latest.dtc); /* shared */
+	assert_int_equal(dtcset_count(p), 1);
+	assert_int_equal(state_put(s, &a), PW_OK);
+	assert_int_equal(state_put(s, &b), PW_OK);
+	assert_int_equal(dtcset_collect(p), 0);
+	assert_int_equal(dtcset_idle(p), 0);
+
+	/* A moves on; B still holds the old set */
+	assert_int_equal(merge_codes(s, VIN_A, 2, "U0100", &a), PW_OK);
+	assert_int_equal(state_put(s, &a), PW_OK);
+	assert_int_equal(dtcset_collect(p), 0);
+	assert_int_equal(dtcset_count(p), 2);
+	/* B clears: its old set is held by nobody and goes */
+	assert_int_equal(merge_codes(s, VIN_B, 2, "", &b), PW_OK);
+	assert_null(b.latest.dtc);
+	assert_int_equal(state_put(s, &b), PW_OK);
+	assert_int_equal(dtcset_idle(p), 1);
+	assert_int_equal(dtcset_collect(p), 1);
+	assert_int_equal(dtcset_count(p), 1);
+	assert_string_equal(state_find(s, VIN_A)->latest.dtc[0].code, "U0100");
+
+	/* copies made freely (as rules and sweeps do) put back: no change */
+	c = *state_find(s, VIN_A);
+	c.msg_count++;
+	assert_int_equal(state_put(s, &c), PW_OK);
+	assert_int_equal(dtcset_collect(p), 0);
+	assert_int_equal(dtcset_count(p), 1);
+
+	/* a working copy never put (a failed message): collected */
+	assert_int_equal(merge_codes(s, VIN_A, 3, "B1234", &c), PW_OK);
+	assert_int_equal(dtcset_count(p), 2);
+	assert_int_equal(dtcset_collect(p), 1);
+	assert_int_equal(dtcset_count(p), 1);
+	assert_string_equal(state_find(s, VIN_A)->latest.dtc[0].code, "U0100");
+	state_free(s); /* frees the sets still held (ASan: no leak) */
+}
+
+/* A pool at its bound of idle sets: the merge fails, nothing grows. */
+static void test_dtc_pool_full(void **unused)
+{
+	struct dtcset_pool *p = dtcset_pool_new(1);
+	struct state_merge_result res;
+	struct pw_vehicle v;
+	struct pw_telemetry t = obj(VIN_A, 1, T0 + 1000);
+
+	(void)unused;
+	assert_non_null(p);
+	set_dtc(&t, 0, "P0301", PW_DTC_PENDING, 0);
+	assert_int_equal(state_merge(p, NULL, &t, HOUR_MS, &v, &res), PW_OK);
+	t = obj(VIN_A, 2, T0 + 2000);
+	set_dtc(&t, 0, "P0302", PW_DTC_PENDING, 0);
+	assert_int_equal(state_merge(p, &v, &t, HOUR_MS, &v, &res), PW_ENOMEM);
+	assert_int_equal(dtcset_count(p), 1);
+	assert_int_equal(dtcset_collect(p), 1); /* nothing was put */
+	v = (struct pw_vehicle){0};
+	t = obj(VIN_A, 3, T0 + 3000);
+	set_dtc(&t, 0, "P0302", PW_DTC_PENDING, 0);
+	assert_int_equal(state_merge(p, NULL, &t, HOUR_MS, &v, &res), PW_OK);
+	dtcset_pool_free(p);
 }
 
 static void test_history_due(void **unused)
@@ -943,6 +1044,20 @@ static void test_permutations(void **unused)
 	store_close(st);
 }
 
+static int setup(void **unused)
+{
+	(void)unused;
+	sets = dtcset_pool_new(0);
+	return sets ? 0 : -1;
+}
+
+static int teardown(void **unused)
+{
+	(void)unused;
+	dtcset_pool_free(sets);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -957,10 +1072,12 @@ int main(void)
 	    cmocka_unit_test(test_merge_late),
 	    cmocka_unit_test(test_odometer_rollback),
 	    cmocka_unit_test(test_dtc_change),
+	    cmocka_unit_test(test_dtc_sets_in_table),
+	    cmocka_unit_test(test_dtc_pool_full),
 	    cmocka_unit_test(test_history_due),
 	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_permutations),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

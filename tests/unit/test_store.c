@@ -47,6 +47,10 @@ static void remove_db(const char *path)
 	unlink(p);
 }
 
+/* The DTC pool of vehicles that no table keeps (the ones put into a table
+ * are merged in its own pool). Never collected: room for every set. */
+static struct dtcset_pool *sets;
+
 static int setup_dir(void **unused)
 {
 	const char *base = getenv("TMPDIR");
@@ -60,6 +64,18 @@ static int teardown_dir(void **unused)
 {
 	(void)unused;
 	return rmdir(tmp_dir);
+}
+
+static int setup(void **state)
+{
+	sets = dtcset_pool_new(1u << 20);
+	return sets ? setup_dir(state) : -1;
+}
+
+static int teardown(void **state)
+{
+	dtcset_pool_free(sets);
+	return teardown_dir(state);
 }
 
 /* ---- plain SQL on a separate connection ---- */
@@ -230,8 +246,9 @@ static struct pw_telemetry random_object(const char *vin, int64_t seq, int64_t t
 	return t;
 }
 
-/* A vehicle after `n` random objects (seqs with holes, ts out of order). */
-static struct pw_vehicle random_vehicle(const char *vin, int n)
+/* A vehicle after `n` random objects (seqs with holes, ts out of order),
+ * its DTC sets interned in `p`. */
+static struct pw_vehicle random_vehicle(struct dtcset_pool *p, const char *vin, int n)
 {
 	struct pw_vehicle v;
 	struct state_merge_result res;
@@ -241,7 +258,7 @@ static struct pw_vehicle random_vehicle(const char *vin, int n)
 		struct pw_telemetry t =
 		    random_object(vin, seq, T0 + (int64_t)rnd_below(1000) * 1000 + i * 500);
 
-		state_merge(i ? &v : NULL, &t, HOUR_MS, &v, &res);
+		assert_int_equal(state_merge(p, i ? &v : NULL, &t, HOUR_MS, &v, &res), PW_OK);
 		seq += 1 + (rnd_below(5) == 0 ? rnd_below(100) : 0);
 	}
 	if (rnd_below(2))
@@ -296,7 +313,8 @@ static int vehicle_equal(const struct pw_vehicle *a, const struct pw_vehicle *b)
 	SAME(latest.ignition);
 	SAME(latest.dtc_count);
 #undef SAME
-	if (memcmp(a->latest.dtc, b->latest.dtc, (size_t)a->latest.dtc_count * 8) != 0) {
+	if (a->latest.dtc_count &&
+	    memcmp(a->latest.dtc, b->latest.dtc, (size_t)a->latest.dtc_count * 8) != 0) {
 		print_message("%s differs: dtc\n", a->vin);
 		return 0;
 	}
@@ -366,7 +384,7 @@ static void test_reopen_idempotent(void **unused)
 {
 	char path[512];
 	struct store *st, *st2;
-	struct pw_vehicle v = random_vehicle(VIN_A, 5);
+	struct pw_vehicle v = random_vehicle(sets, VIN_A, 5);
 	struct state *s = state_new(4);
 	int version = 0;
 
@@ -391,7 +409,7 @@ static void test_reopen_idempotent(void **unused)
 		store_close(st);
 	}
 	st = store_open(path, STORE_READ_WRITE);
-	assert_int_equal(store_load_vehicles(st, load_into_state, s), PW_OK);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(s), load_into_state, s), PW_OK);
 	assert_int_equal(state_count(s), 1);
 	assert_true(vehicle_equal(state_find(s, VIN_A), &v));
 	store_close(st);
@@ -428,7 +446,7 @@ static void test_read_only(void **unused)
 {
 	char path[512];
 	struct store *rw, *ro;
-	struct pw_vehicle v = random_vehicle(VIN_B, 4);
+	struct pw_vehicle v = random_vehicle(sets, VIN_B, 4);
 	struct state *s = state_new(4);
 	sqlite3 *db;
 
@@ -452,7 +470,7 @@ static void test_read_only(void **unused)
 	assert_non_null(ro);
 	assert_int_equal(store_ping(ro), PW_OK);
 	assert_int_equal(store_begin(ro), PW_OK);
-	assert_int_equal(store_load_vehicles(ro, load_into_state, s), PW_OK);
+	assert_int_equal(store_load_vehicles(ro, state_dtcsets(s), load_into_state, s), PW_OK);
 	assert_int_equal(store_commit(ro), PW_OK);
 	assert_true(vehicle_equal(state_find(s, VIN_B), &v));
 	assert_int_equal(store_put_vehicle(ro, &v), PW_EIO);
@@ -498,23 +516,23 @@ static void test_round_trip_every_field(void **unused)
 	set_dtc(&t, 0, "P0301", PW_DTC_CONFIRMED, 1);
 	set_dtc(&t, 1, "U0100", PW_DTC_PERMANENT, 0);
 	set_dtc(&t, 2, "C0035", PW_DTC_PENDING, 0);
-	state_merge(NULL, &t, HOUR_MS, &v, &res);
+	state_merge(sets, NULL, &t, HOUR_MS, &v, &res);
 	t = obj(VIN_A, 101, T0 + 1000);
 	t.has = PW_F_ODOMETER;
 	t.odometer_km = 12000; /* backwards */
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	assert_int_equal(v.odometer_rollbacks, 1);
 	t = obj(VIN_A, 164, T0 + 500); /* late: the groups keep different ts */
 	t.has = PW_F_SPEED | PW_F_TIRES;
 	t.speed_kmh = 1;
 	t.tires[PW_TIRE_FL].has = PW_TIRE_TEMP;
 	t.tires[PW_TIRE_FL].temp_c = 5;
-	state_merge(&v, &t, HOUR_MS, &v, &res);
+	state_merge(sets, &v, &t, HOUR_MS, &v, &res);
 	state_merge_status(&v, VIN_A, 1, T0 + 7, &v);
 	assert_true(v.seq_window >> 63); /* seq 101 sits at bit 63 */
 
 	assert_int_equal(store_put_vehicle(st, &v), PW_OK);
-	assert_int_equal(store_load_vehicles(st, load_into_state, s), PW_OK);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(s), load_into_state, s), PW_OK);
 	assert_int_equal(state_count(s), 1);
 	assert_true(vehicle_equal(state_find(s, VIN_A), &v));
 
@@ -524,8 +542,8 @@ static void test_round_trip_every_field(void **unused)
 		struct state_merge_result r1, r2;
 
 		t = random_object(VIN_A, 165 + i, T0 + (int64_t)rnd_below(4000) * 100);
-		state_merge(&v, &t, HOUR_MS, &v, &r1);
-		state_merge(&w, &t, HOUR_MS, &w, &r2);
+		state_merge(sets, &v, &t, HOUR_MS, &v, &r1);
+		state_merge(state_dtcsets(s), &w, &t, HOUR_MS, &w, &r2);
 		assert_memory_equal(&r1, &r2, sizeof(r1));
 	}
 	assert_true(vehicle_equal(&v, &w));
@@ -535,7 +553,7 @@ static void test_round_trip_every_field(void **unused)
 	assert_int_equal(store_put_vehicle(st, &v), PW_OK);
 	state_free(s);
 	s = state_new(4);
-	assert_int_equal(store_load_vehicles(st, load_into_state, s), PW_OK);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(s), load_into_state, s), PW_OK);
 	assert_int_equal(state_count(s), 2);
 	assert_true(vehicle_equal(state_find(s, VIN_B), &v));
 	state_free(s);
@@ -555,15 +573,17 @@ static void test_round_trip_random(void **unused)
 		struct pw_vehicle v;
 
 		make_vin(vin, (unsigned)i);
-		v = random_vehicle(vin, 1 + rnd_below(40));
+		v = random_vehicle(state_dtcsets(s), vin, 1 + rnd_below(40));
 		assert_int_equal(store_put_vehicle(st, &v), PW_OK);
 		/* and once more: the UPSERT replaces */
-		v = random_vehicle(vin, 1 + rnd_below(40));
+		v = random_vehicle(state_dtcsets(s), vin, 1 + rnd_below(40));
 		assert_int_equal(store_put_vehicle(st, &v), PW_OK);
 		assert_int_equal(state_put(s, &v), PW_OK);
+		dtcset_collect(state_dtcsets(s));
 	}
 	assert_int_equal(store_commit(st), PW_OK);
-	assert_int_equal(store_load_vehicles(st, load_into_state, back), PW_OK);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(back), load_into_state, back),
+	                 PW_OK);
 	assert_int_equal(state_count(back), n);
 	for (int i = 0; i < n; i++) {
 		make_vin(vin, (unsigned)i);
@@ -593,7 +613,7 @@ static void test_columns_plain_sql(void **unused)
 	t.tires[PW_TIRE_FR].kpa = 180;
 	set_dtc(&t, 0, "P0420", PW_DTC_PENDING, 0);
 	set_dtc(&t, 1, "B1234", PW_DTC_CONFIRMED, 1);
-	state_merge(NULL, &t, HOUR_MS, &v, &res);
+	state_merge(sets, NULL, &t, HOUR_MS, &v, &res);
 	assert_int_equal(store_put_vehicle(st, &v), PW_OK);
 
 	db = raw_open(path);
@@ -638,7 +658,7 @@ static void test_rollback(void **unused)
 {
 	struct store *st = store_open(":memory:", STORE_READ_WRITE);
 	struct state *s = state_new(4);
-	struct pw_vehicle v = random_vehicle(VIN_A, 3);
+	struct pw_vehicle v = random_vehicle(sets, VIN_A, 3);
 	int was_gap = 1;
 
 	(void)unused;
@@ -647,7 +667,7 @@ static void test_rollback(void **unused)
 	assert_int_equal(store_put_vehicle(st, &v), PW_OK);
 	assert_int_equal(store_add_seq_gap(st, VIN_A, 1, 5), PW_OK);
 	assert_int_equal(store_rollback(st), PW_OK);
-	assert_int_equal(store_load_vehicles(st, load_into_state, s), PW_OK);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(s), load_into_state, s), PW_OK);
 	assert_int_equal(state_count(s), 0);
 	assert_int_equal(store_take_seq_gap(st, VIN_A, 3, &was_gap), PW_OK);
 	assert_int_equal(was_gap, 0);
@@ -879,19 +899,21 @@ static void test_reload_file(void **unused)
 		struct pw_vehicle v;
 
 		make_vin(vin, (unsigned)i * 31u);
-		v = random_vehicle(vin, 1 + rnd_below(10));
+		v = random_vehicle(state_dtcsets(s), vin, 1 + rnd_below(10));
 		if (i % 100 == 0)
 			assert_int_equal(store_begin(st), PW_OK);
 		assert_int_equal(store_put_vehicle(st, &v), PW_OK);
 		if (i % 100 == 99)
 			assert_int_equal(store_commit(st), PW_OK);
 		assert_int_equal(state_put(s, &v), PW_OK);
+		dtcset_collect(state_dtcsets(s));
 	}
 	store_close(st);
 
 	st = store_open(path, STORE_READ_WRITE);
 	assert_non_null(st);
-	assert_int_equal(store_load_vehicles(st, load_into_state, back), PW_OK);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(back), load_into_state, back),
+	                 PW_OK);
 	assert_int_equal(state_count(back), n);
 	for (int i = 0; i < n; i++) {
 		make_vin(vin, (unsigned)i * 31u);
@@ -928,6 +950,7 @@ static void test_commit_cost(void **unused)
 	char path[512], vin[PW_VIN_LEN + 1];
 	struct store *st;
 	static struct pw_vehicle fleet[1000];
+	static struct pw_telemetry objs[1000]; /* their history rows */
 	static double us[BENCH_MSGS];
 	const int n_vehicles = 1000;
 
@@ -938,7 +961,8 @@ static void test_commit_cost(void **unused)
 	assert_int_equal(store_begin(st), PW_OK);
 	for (int i = 0; i < n_vehicles; i++) {
 		make_vin(vin, (unsigned)i);
-		fleet[i] = random_vehicle(vin, 5);
+		fleet[i] = random_vehicle(sets, vin, 5);
+		objs[i] = random_object(vin, 0, T0);
 		assert_int_equal(store_put_vehicle(st, &fleet[i]), PW_OK);
 	}
 	assert_int_equal(store_commit(st), PW_OK);
@@ -955,9 +979,11 @@ static void test_commit_cost(void **unused)
 			v->latest.ts_ms = v->ts_ms;
 			t0 = now_us();
 			assert_int_equal(store_begin(st), PW_OK);
+			objs[i % n_vehicles].ts_ms = v->ts_ms;
 			if (with_history)
-				assert_int_equal(store_put_history(st, &v->latest, v->ts_ms / 1000),
-				                 PW_OK);
+				assert_int_equal(
+				    store_put_history(st, &objs[i % n_vehicles], v->ts_ms / 1000),
+				    PW_OK);
 			assert_int_equal(store_put_vehicle(st, v), PW_OK);
 			assert_int_equal(store_commit(st), PW_OK);
 			us[i] = now_us() - t0;
@@ -995,5 +1021,5 @@ int main(void)
 	    cmocka_unit_test(test_commit_cost),
 	};
 
-	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
