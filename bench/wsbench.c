@@ -23,7 +23,9 @@
  * one none (a console on the vehicle list). Without it every connection
  * takes every frame at once, as a client that never says anything does.
  *
- * Prints "ready" once every connection is open, then one JSON line at the
+ * Prints "ready" once every connection is open and every advisor one has
+ * its snapshot (so the measured run does not include building 200 of
+ * them), then one JSON line at the
  * end: connections, frames and bytes received, latency p50/p90/p99/max in
  * ms and how many probes were missed. Raw sockets and epoll, no WebSocket
  * library: a bench client must cost little next to what it measures.
@@ -79,6 +81,13 @@ struct client {
 	int parse; /* 1: frames are parsed (client 0 and the welcome one) */
 	unsigned char *buf;
 	size_t len;
+	long frames; /* whole messages parsed */
+	/* until its first whole message (the snapshot) came: frame boundaries */
+	int synced;
+	unsigned char hdr[14];
+	size_t hlen;
+	uint64_t skip; /* payload bytes of the current frame still to come */
+	int fin;       /* the current frame ends a message */
 };
 
 static struct {
@@ -290,6 +299,8 @@ static void parse_frames(struct client *c)
 		else if ((p[0] & 0x0f) == 8)
 			die("the server closed a parsed connection");
 		run.frames++;
+		if (p[0] & 0x80)
+			c->frames++; /* a whole message */
 		off += hdr + (size_t)plen;
 	}
 	memmove(c->buf, c->buf + off, c->len - off);
@@ -327,6 +338,86 @@ static void client_read(struct client *c)
 			return;
 		if (errno != EINTR)
 			die("read failed");
+	}
+}
+
+/* Follows frame boundaries in bytes an unparsed client read, until its
+ * first whole message. */
+static void track_first_message(struct client *c, const unsigned char *p, size_t n)
+{
+	while (n > 0 && !c->synced) {
+		size_t need;
+
+		if (c->skip > 0) {
+			size_t k = c->skip < n ? (size_t)c->skip : n;
+
+			c->skip -= k;
+			p += k;
+			n -= k;
+			if (c->skip == 0 && c->fin)
+				c->synced = 1;
+			continue;
+		}
+		c->hdr[c->hlen++] = *p++;
+		n--;
+		if (c->hlen < 2)
+			continue;
+		need = (c->hdr[1] & 0x7f) == 126 ? 4 : (c->hdr[1] & 0x7f) == 127 ? 10 : 2;
+		if (c->hlen < need)
+			continue;
+		c->fin = (c->hdr[0] & 0x80) != 0;
+		c->skip = c->hdr[1] & 0x7f;
+		if (need == 4)
+			c->skip = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
+		else if (need == 10)
+			for (int i = 0; i < 8; i++)
+				c->skip = c->skip << 8 | c->hdr[2 + i];
+		c->hlen = 0;
+		if (c->skip == 0 && c->fin)
+			c->synced = 1;
+	}
+}
+
+/* Reads every connection until each has its first whole message (an
+ * advisor's snapshot): the measured run must not include 200 snapshots. */
+static void wait_synced(int ep, struct client *cl, int n_conn)
+{
+	struct epoll_event evs[256];
+	double deadline = now_ms() + 120000;
+	int left = n_conn;
+
+	for (int i = 0; i < n_conn; i++)
+		if (!cl[i].parse && cl[i].synced)
+			left--;
+	while (left > 0) {
+		int n = epoll_wait(ep, evs, 256, 1000);
+
+		if (now_ms() > deadline)
+			die("no snapshot within 120 s");
+		for (int i = 0; i < n; i++) {
+			struct client *c = evs[i].data.ptr;
+			unsigned char scratch[1 << 16];
+			ssize_t r;
+
+			if (c->parse) {
+				int was = c->frames > 0;
+
+				client_read(c);
+				if (!was && c->frames > 0)
+					left--;
+				continue;
+			}
+			r = read(c->fd, scratch, sizeof(scratch));
+			if (r == 0)
+				die("the server closed a connection");
+			if (r < 0)
+				continue;
+			if (!c->synced) {
+				track_first_message(c, scratch, (size_t)r);
+				if (c->synced)
+					left--;
+			}
+		}
 	}
 }
 
@@ -579,6 +670,13 @@ int main(int argc, char **argv)
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, cl[i].fd, &ev) < 0)
 			die("epoll_ctl failed");
 	}
+	/* a welcome display gets no first message: it is ready as it is */
+	for (int i = 0; i < n_conn; i++)
+		if (o.mode == PROBE_ARRIVAL && i == o.clients)
+			cl[i].synced = 1, cl[i].parse = 0;
+	wait_synced(ep, cl, n_conn);
+	if (o.mode == PROBE_ARRIVAL)
+		cl[o.clients].parse = 1;
 	if (o.mode == PROBE_ARRIVAL)
 		plates = read_plates(o.plates_file, &n_plates);
 	if (o.mode != PROBE_NONE)

@@ -92,6 +92,9 @@ class Broker:
         return f"tcp://127.0.0.1:{self.port}"
 
     def start(self):
+        if self.proc and self.proc.poll() is None:
+            # a second one would fail to bind and leave the first one orphaned
+            raise RuntimeError("the broker is running already")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         wait_port(self.port)

@@ -78,7 +78,6 @@ class Setup:
     def __init__(self, name, config=None):
         self.wd = Workdir(name)
         self.broker = Broker(self.wd)
-        self.broker.start()
         cfg = {"http": {"allowed_origins": [ALLOWED]}}
         for k, v in (config or {}).items():
             cfg.setdefault(k, {}).update(v)
