@@ -61,6 +61,15 @@ void frames_mark_sent(struct pw_vehicle *v, uint16_t sig, uint32_t now_ms);
 #define FRAMES_LIST_MS 30000
 int frames_minor(const struct pw_vehicle *v, uint16_t sig, uint32_t now_ms);
 
+/* pw_vehicle.frame_owed: what the consoles have not seen of a vehicle yet,
+ * and in which catch-up queue it waits (catchup.h, ingest_catch_up). */
+enum frames_owed {
+	FRAMES_OWED_ALL = 1u << 0,     /* a message no frame carried (the throttle) */
+	FRAMES_OWED_LISTS = 1u << 1,   /* a minor frame: the lists have not seen it */
+	FRAMES_QUEUED_ALL = 1u << 2,   /* in the queue of the first kind */
+	FRAMES_QUEUED_LISTS = 1u << 3, /* in the queue of the second */
+};
+
 /* Renders the `vehicle` frame of `v` into buf (NUL-terminated); *len = its
  * length. Fields never reported are null. PW_ERANGE if `cap` is too small
  * (FRAMES_VEHICLE_MAX never is). */

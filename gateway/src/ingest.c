@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "ingest.h"
+#include "catchup.h"
 #include "frames.h"
 #include "log.h"
 
@@ -39,6 +40,8 @@ struct ingest {
 	uint64_t batch_max_us;
 	int replaying;                  /* replaying the journal: no appends, no metrics */
 	char frame[FRAMES_VEHICLE_MAX]; /* a vehicle frame being rendered */
+	struct catchup *owe_all;        /* vehicles a frame is owed to everyone, by due time */
+	struct catchup *owe_lists;      /* ... to the list consoles */
 	int wrote;     /* this message wrote rows beyond its vehicles' (a plate read) */
 	int flush_now; /* a visit was opened: commit the group at once (displays wait) */
 };
@@ -56,11 +59,21 @@ struct ingest *ingest_new(const struct ingest_options *opt)
 	in->batch_max_messages = opt->batch_max_messages > 0 ? opt->batch_max_messages : 1000;
 	in->batch_max_us = (uint64_t)(opt->batch_max_ms > 0 ? opt->batch_max_ms : 50) * 1000;
 	log_limiter_init(&in->reject_log, 20, 10 * 1000);
+	in->owe_all = catchup_new();
+	in->owe_lists = catchup_new();
+	if (!in->owe_all || !in->owe_lists) {
+		ingest_free(in);
+		return NULL;
+	}
 	return in;
 }
 
 void ingest_free(struct ingest *in)
 {
+	if (!in)
+		return;
+	catchup_free(in->owe_all);
+	catchup_free(in->owe_lists);
 	free(in);
 }
 
@@ -295,23 +308,109 @@ static int process_anpr(struct ingest *in, const struct pw_topic *tp, const char
 	return PW_OK;
 }
 
+/* Notes in `v` that it owes a frame (`owed`: FRAMES_OWED_ALL or _LISTS),
+ * queued once, due `in_ms` from monotonic ms `now`. A queue that cannot
+ * grow leaves the debt to the vehicle's next message. */
+static void owe(struct ingest *in, struct pw_vehicle *v, unsigned owed, int64_t now, int64_t in_ms)
+{
+	unsigned queued = owed == FRAMES_OWED_ALL ? FRAMES_QUEUED_ALL : FRAMES_QUEUED_LISTS;
+	struct catchup *q = owed == FRAMES_OWED_ALL ? in->owe_all : in->owe_lists;
+
+	v->frame_owed |= (uint8_t)owed;
+	if (!(v->frame_owed & queued) && catchup_push(q, v->vin, now + in_ms) == PW_OK)
+		v->frame_owed |= (uint8_t)queued;
+}
+
+/* Renders and pushes `v`'s frame now and records it in `v`. */
+static void send_frame(struct ingest *in, struct pw_vehicle *v, const struct frames_badges *b,
+                       uint16_t sig, int64_t now)
+{
+	uint32_t now_ms = (uint32_t)now;
+	int minor = frames_minor(v, sig, now_ms);
+	size_t len;
+
+	if (frames_render_vehicle(v, b, in->frame, sizeof(in->frame), &len) != PW_OK)
+		return; /* cannot happen: the buffer fits the longest frame */
+	hub_push(in->opt.hub, HUB_ADVISOR, v->vin, minor ? HUB_MINOR : 0u, in->frame, len);
+	frames_mark_sent(v, sig, now_ms);
+	v->frame_owed &= (uint8_t) ~(FRAMES_OWED_ALL | FRAMES_OWED_LISTS);
+	if (minor) /* the lists see it at the next window, unless a frame comes first */
+		owe(in, v, FRAMES_OWED_LISTS, now, FRAMES_LIST_MS - now_ms % FRAMES_LIST_MS);
+}
+
 /* The WebSocket frame of a committed vehicle, when one is due; records it
- * in `v` (about to be put into the state table). */
-static void vehicle_frame(struct ingest *in, struct pw_vehicle *v, uint32_t now_ms)
+ * in `v` (about to be put into the state table). `now`: monotonic ms. */
+static void vehicle_frame(struct ingest *in, struct pw_vehicle *v, int64_t now)
 {
 	struct frames_badges b;
 	uint16_t sig;
-	size_t len;
+	uint32_t now_ms = (uint32_t)now;
 
 	frames_vehicle_badges(in->opt.rules, v, &b);
 	sig = frames_signature(&b, v);
-	if (!frames_due(v, sig, now_ms, in->opt.frame_interval_ms))
+	if (!frames_due(v, sig, now_ms, in->opt.frame_interval_ms)) {
+		/* not due means less than the interval since the last frame */
+		owe(in, v, FRAMES_OWED_ALL, now,
+		    in->opt.frame_interval_ms - (int64_t)(uint32_t)(now_ms - v->frame_ms));
 		return;
-	if (frames_render_vehicle(v, &b, in->frame, sizeof(in->frame), &len) != PW_OK)
-		return; /* cannot happen: the buffer fits the longest frame */
-	hub_push(in->opt.hub, HUB_ADVISOR, v->vin, frames_minor(v, sig, now_ms) ? HUB_MINOR : 0u,
-	         in->frame, len);
-	frames_mark_sent(v, sig, now_ms);
+	}
+	send_frame(in, v, &b, sig, now);
+}
+
+void ingest_catch_up(struct ingest *in)
+{
+	char vin[PW_VIN_LEN + 1];
+	int64_t now = (int64_t)(monotonic_us() / 1000);
+	uint32_t now_ms = (uint32_t)now;
+
+	if (!in->opt.hub || !in->opt.rules)
+		return;
+	while (catchup_pop_due(in->owe_all, now, vin)) {
+		const struct pw_vehicle *cur = state_find(in->opt.state, vin);
+		struct pw_vehicle next;
+		struct frames_badges b;
+		uint16_t sig;
+
+		if (!cur)
+			continue;
+		next = *cur;
+		next.frame_owed &= (uint8_t)~FRAMES_QUEUED_ALL;
+		if (next.frame_owed & FRAMES_OWED_ALL) {
+			frames_vehicle_badges(in->opt.rules, &next, &b);
+			sig = frames_signature(&b, &next);
+			if (frames_due(&next, sig, now_ms, in->opt.frame_interval_ms))
+				send_frame(in, &next, &b, sig, now);
+			else /* a frame went out since, and a later message owes again */
+				owe(in, &next, FRAMES_OWED_ALL, now,
+				    in->opt.frame_interval_ms -
+				        (int64_t)(uint32_t)(now_ms - next.frame_ms));
+		}
+		if (state_put(in->opt.state, &next) != PW_OK)
+			log_error("ingest", "out of memory keeping %s; it reloads at restart", vin);
+	}
+	while (catchup_pop_due(in->owe_lists, now, vin)) {
+		const struct pw_vehicle *cur = state_find(in->opt.state, vin);
+		struct pw_vehicle next;
+		struct frames_badges b;
+
+		if (!cur)
+			continue;
+		next = *cur;
+		next.frame_owed &= (uint8_t)~FRAMES_QUEUED_LISTS;
+		if (next.frame_owed & FRAMES_OWED_LISTS) {
+			if (next.frame_ms / FRAMES_LIST_MS == now_ms / FRAMES_LIST_MS) {
+				/* this window's first frame went to the lists; minor ones
+				 * since owe them the next window */
+				owe(in, &next, FRAMES_OWED_LISTS, now,
+				    FRAMES_LIST_MS - now_ms % FRAMES_LIST_MS);
+			} else {
+				frames_vehicle_badges(in->opt.rules, &next, &b);
+				send_frame(in, &next, &b, frames_signature(&b, &next), now);
+			}
+		}
+		if (state_put(in->opt.state, &next) != PW_OK)
+			log_error("ingest", "out of memory keeping %s; it reloads at restart", vin);
+	}
 }
 
 /* Opens the transaction this message's writes go into: its own, or the
@@ -440,10 +539,10 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 	}
 	/* committed: memory may follow now (and the browsers) */
 	if (in->opt.hub && in->opt.rules && !in->replaying) {
-		uint32_t now_ms = (uint32_t)(monotonic_us() / 1000);
+		int64_t now = (int64_t)(monotonic_us() / 1000);
 
 		for (int i = 0; i < in->n_pending; i++)
-			vehicle_frame(in, &in->pending[i], now_ms);
+			vehicle_frame(in, &in->pending[i], now);
 	}
 	for (int i = 0; i < in->n_pending; i++)
 		if (state_put(in->opt.state, &in->pending[i]) != PW_OK)

@@ -88,6 +88,11 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
  * PW_EIO is fatal as above. Core thread, or a thread holding the core lock. */
 int ingest_flush(struct ingest *in);
 
+/* The throttle's trailing edge (catchup.h): sends the vehicle frames that
+ * fell due — a car whose last message no frame carried, a list that has
+ * not seen a car's last readings. Core lock held (main.c's tick). */
+void ingest_catch_up(struct ingest *in);
+
 /* At start, before MQTT: re-applies what the journal holds (a crash left it
  * uncommitted to SQLite), commits it and empties the journal. Records
  * already in SQLite are recognised as duplicates. *replayed = records read. */

@@ -271,14 +271,16 @@ struct core {
 	struct state *state;
 };
 
-/* Core lock held: the idle group commit, then the rules' share (a sweep
- * chunk, the outbox rows to publish). */
+/* Core lock held: the idle group commit, the vehicle frames owed (the
+ * throttle's trailing edge), then the rules' share (a sweep chunk, the
+ * outbox rows to publish). */
 static int flush_core(void *ctx)
 {
 	struct core *c = ctx;
 
 	if (ingest_flush(c->ingest) != PW_OK)
 		return PW_EIO;
+	ingest_catch_up(c->ingest);
 	if (c->rulesd)
 		rulesd_tick_locked(c->rulesd, metrics_mqtt_connected(c->metrics));
 	ctlq_apply(c->ctlq, c->state);

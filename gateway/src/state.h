@@ -49,6 +49,7 @@ struct pw_vehicle {
 	int64_t odometer_rollbacks; /* objects whose odometer went backwards */
 	int64_t status_ts_ms;       /* from the status topic; 0 = never */
 	uint8_t online;             /* last status: 1 online, 0 offline/unknown */
+	uint8_t frame_owed;         /* FRAMES_OWED_* (frames.h): the frame it still owes, queued */
 	/* the last WebSocket vehicle frame (frames.h), in what was padding */
 	uint16_t frame_sig;      /* its badges, ignition and online; 0: none sent */
 	uint32_t frame_ms;       /* when, monotonic ms (wraps; compared by difference) */

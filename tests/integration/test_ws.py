@@ -9,6 +9,8 @@
   session, a welcome display with a bad token, a path other than /ws; an
   origin listed in http.allowed_origins is let in;
 - a client message over 4 KiB (one frame, or fragments) closes with 1009;
+- the throttle's trailing edge: messages a frame did not carry reach the
+  consoles when the interval ends, a list console's at the next 30 s window;
 - "watch": a list console gets a vehicle's unchanged frames once per 30 s
   window and its badge changes, the console showing it gets every frame,
   null restores the default; a bad watch message closes with 1007;
@@ -423,14 +425,17 @@ def watch(c, vins):
 
 
 def vehicle_frames(c, vin, quiet_s=1.0):
-    """The seqs of `vin`'s vehicle frames until nothing came for quiet_s."""
+    """The seqs of `vin`'s vehicle frames until nothing came for quiet_s. A
+    frame repeating the one before is dropped: the throttle's trailing edge
+    (test_trailing_edge) may resend the newest state when a 30 s window
+    turns, to everyone."""
     seqs = []
     while True:
         try:
             f = c.recv_json(timeout=quiet_s)
         except socket.timeout:
             return seqs
-        if f["type"] == "vehicle" and f["vin"] == vin:
+        if f["type"] == "vehicle" and f["vin"] == vin and seqs[-1:] != [f["seq"]]:
             seqs.append(f["seq"])
 
 
@@ -470,7 +475,8 @@ def test_watch():
         watch(listing, None)
         s.publish(vin, 9, odometer_km=1010)
         s.publish(vin, 10, odometer_km=1011)
-        assert vehicle_frames(listing, vin) == [9, 10]
+        got = vehicle_frames(listing, vin)
+        assert got == [9, 10], got
 
         for bad, why in (("nope", "not a JSON object"),
                          ('{"type":"hello"}', "type"),
@@ -495,7 +501,38 @@ def test_watch():
         s.close()
 
 
+def test_trailing_edge():
+    """A car's last readings reach the consoles though the throttle held them
+    back: messages inside http.ws_vehicle_interval_ms come as one frame when
+    the interval ends, and a list console (watch []) that got only a minor
+    frame gets the last readings at the next 30 s window."""
+    s = Setup("ws-edge", config={"http": {"ws_vehicle_interval_ms": 1000}})
+    try:
+        vin = make_vin(400)
+        c, lst = s.advisor(), s.advisor()
+        for x in (c, lst):
+            assert x.recv_json()["type"] == "snapshot"
+        watch(lst, [])
+        s.publish(vin, 1, odometer_km=1000, ignition="on", battery_v=12.6, tires=tires(235))
+        f, _ = c.recv_until(lambda f: f["type"] == "vehicle" and f["vin"] == vin)
+        assert f["seq"] == 1, f
+        t0 = time.time()
+        s.publish(vin, 2, odometer_km=1001)
+        s.publish(vin, 3, odometer_km=1002)  # then the car goes quiet
+        s.pub.wait_acked()
+        f, _ = c.recv_until(lambda f: f["type"] == "vehicle" and f["vin"] == vin, timeout=5)
+        assert f["seq"] == 3 and f["odometer_km"] == 1002, f
+        assert time.time() - t0 >= 0.5, "sent before the interval ended"
+        f, _ = lst.recv_until(lambda f: f["type"] == "vehicle" and f["vin"] == vin
+                              and f["seq"] == 3, timeout=35)
+        assert f["odometer_km"] == 1002, f
+        for x in (c, lst):
+            x.close()
+    finally:
+        s.close()
+
+
 if __name__ == "__main__":
     harness.run_main([test_snapshot_live_and_alert, test_handshake_refusals,
                       test_oversize_client_message, test_client_that_never_reads,
-                      test_simulator_frames, test_watch])
+                      test_simulator_frames, test_watch, test_trailing_edge])
