@@ -8,7 +8,11 @@
  * message fell inside such a gap would show its second-to-last readings
  * until it next reports — hours, for a parked car. So the core notes each
  * such vehicle here with the time its frame falls due, and sends what it
- * owes when that time comes (ingest_catch_up, once per main-loop tick).
+ * owes when that time comes (ingest_catch_up, once per main-loop tick): at
+ * the end of the interval, or — for the lists — once the car has been quiet
+ * for FRAMES_LIST_MS (a car still reporting gets its list frame from each
+ * window's first frame, and a catch-up frame would hold its next real one
+ * back for the interval).
  *
  * A FIFO of (vin, due): the caller keeps one queue per kind of debt, so
  * due times never go down within a queue, and a vehicle in a queue at most

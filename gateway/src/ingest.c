@@ -334,8 +334,9 @@ static void send_frame(struct ingest *in, struct pw_vehicle *v, const struct fra
 	hub_push(in->opt.hub, HUB_ADVISOR, v->vin, minor ? HUB_MINOR : 0u, in->frame, len);
 	frames_mark_sent(v, sig, now_ms);
 	v->frame_owed &= (uint8_t) ~(FRAMES_OWED_ALL | FRAMES_OWED_LISTS);
-	if (minor) /* the lists see it at the next window, unless a frame comes first */
-		owe(in, v, FRAMES_OWED_LISTS, now, FRAMES_LIST_MS - now_ms % FRAMES_LIST_MS);
+	if (minor) /* the lists see it at the next window's first frame, or when
+	            * the car has been quiet for FRAMES_LIST_MS */
+		owe(in, v, FRAMES_OWED_LISTS, now, FRAMES_LIST_MS);
 }
 
 /* The WebSocket frame of a committed vehicle, when one is due; records it
@@ -398,11 +399,13 @@ void ingest_catch_up(struct ingest *in)
 		next = *cur;
 		next.frame_owed &= (uint8_t)~FRAMES_QUEUED_LISTS;
 		if (next.frame_owed & FRAMES_OWED_LISTS) {
-			if (next.frame_ms / FRAMES_LIST_MS == now_ms / FRAMES_LIST_MS) {
-				/* this window's first frame went to the lists; minor ones
-				 * since owe them the next window */
-				owe(in, &next, FRAMES_OWED_LISTS, now,
-				    FRAMES_LIST_MS - now_ms % FRAMES_LIST_MS);
+			uint32_t quiet = now_ms - next.frame_ms;
+
+			if (quiet < FRAMES_LIST_MS) {
+				/* still reporting: each window's first frame reaches the
+				 * lists anyway, and a frame now would hold back its next
+				 * real one for the interval; look again once it is quiet */
+				owe(in, &next, FRAMES_OWED_LISTS, now, FRAMES_LIST_MS - quiet);
 			} else {
 				frames_vehicle_badges(in->opt.rules, &next, &b);
 				send_frame(in, &next, &b, frames_signature(&b, &next), now);
