@@ -444,7 +444,9 @@ static int refuse_message(struct lws *wsi, struct client *c, enum lws_close_stat
 }
 
 /* {"type":"watch","vins":[VIN, ...]} (at most WS_WATCH_MAX) or "vins":null
- * (every frame at once again). 0, or a reason in `why`. */
+ * (every frame at once again). 0: taken; 1: not a watch message (not a
+ * JSON object, or another type: ignored, as every client message was before
+ * watch existed); -1: a broken watch message. `why` says what it was. */
 static int parse_watch(struct client *c, const char *text, size_t len, char *why, size_t cap)
 {
 	json_error_t err;
@@ -453,14 +455,11 @@ static int parse_watch(struct client *c, const char *text, size_t len, char *why
 	size_t n = 0, i;
 	json_t *it;
 
-	if (!root || !json_is_object(root)) {
-		snprintf(why, cap, "not a JSON object");
-		goto fail;
-	}
-	if (!json_is_string(json_object_get(root, "type")) ||
+	if (!root || !json_is_object(root) || !json_is_string(json_object_get(root, "type")) ||
 	    strcmp(json_string_value(json_object_get(root, "type")), "watch") != 0) {
-		snprintf(why, cap, "type: expected \"watch\"");
-		goto fail;
+		snprintf(why, cap, "not a watch message");
+		json_decref(root);
+		return 1;
 	}
 	vins = json_object_get(root, "vins");
 	if (json_is_null(vins)) {
@@ -522,10 +521,16 @@ static int on_receive(struct lws *wsi, struct client *c, const void *in, size_t 
 	c->rx_len += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
 		return 0;
-	/* a whole message: a display's are ignored, a console's is a watch */
-	if (c->channel == HUB_ADVISOR &&
-	    parse_watch(c, c->rx ? c->rx : "", c->rx_len, why, sizeof(why)) != 0)
-		return refuse_message(wsi, c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, why);
+	/* a whole message: a display's are ignored, a console's may be a watch */
+	if (c->channel == HUB_ADVISOR) {
+		int rc = parse_watch(c, c->rx ? c->rx : "", c->rx_len, why, sizeof(why));
+
+		if (rc < 0)
+			return refuse_message(wsi, c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, why);
+		if (rc > 0)
+			log_debug("ws", "%s from %s: ignored a message (%s)", c->user_id, c->remote,
+			          why);
+	}
 	c->rx_len = 0;
 	free(c->rx);
 	c->rx = NULL;

@@ -13,7 +13,8 @@
   consoles when the interval ends, a list console's after 30 s of quiet;
 - "watch": a list console gets a vehicle's unchanged frames once per 30 s
   window and its badge changes, the console showing it gets every frame,
-  null restores the default; a bad watch message closes with 1007;
+  null restores the default; a broken watch message closes with 1007, any
+  other message is ignored;
 - a client that connects and never reads slows nothing: N messages are all
   ingested and counted while it is connected, at a rate comparable to the
   rate without it; its lost frames are counted, and once it reads again it
@@ -442,7 +443,8 @@ def test_watch():
     """docs/api.md "watch": a console on the list (watch []) gets one of a
     vehicle's unchanged frames per 30 s window and every badge change; the
     console with the vehicle's page open (watch [vin]) and one that never
-    said anything get every frame; a bad watch message closes with 1007."""
+    said anything get every frame; a broken watch message closes with 1007,
+    any other message is ignored."""
     s = Setup("ws-watch", config={"http": {"ws_vehicle_interval_ms": 0}})
     try:
         vin = make_vin(300)
@@ -477,9 +479,18 @@ def test_watch():
         got = vehicle_frames(listing, vin)
         assert got == [9, 10], got
 
-        for bad, why in (("nope", "not a JSON object"),
-                         ('{"type":"hello"}', "type"),
-                         ('{"type":"watch","vins":["LSV1"]}', "vins[0]: not a VIN"),
+        # not a watch message at all: ignored, the connection stays
+        c = s.advisor()
+        assert c.recv_json()["type"] == "snapshot"
+        for other in ("nope", '{"type":"hello"}', "[1,2]", '{"vins":[]}'):
+            c.send_text(other)
+        c.ping(b"alive")
+        while c.recv(timeout=5) != ("pong", b"alive"):
+            pass
+        c.close()
+        for bad, why in (('{"type":"watch","vins":["LSV1"]}', "vins[0]: not a VIN"),
+                         ('{"type":"watch"}', "vins"),
+                         ('{"type":"watch","vins":[17]}', "vins[0]: not a VIN"),
                          ('{"type":"watch","vins":"all"}', "vins"),
                          (json.dumps({"type": "watch",
                                       "vins": [make_vin(i) for i in range(201)]},
