@@ -256,28 +256,36 @@ static int watches(const struct client *c, const char *vin)
 	       bsearch(vin, c->watch, (size_t)c->n_watch, sizeof(c->watch[0]), cmp_vin) != NULL;
 }
 
+/* Whether client `c` is sent frame `s` at all: its channel's, and for a
+ * watching console no minor frame of a vehicle it does not show. */
+static int sent_to(const struct client *c, const struct slot *s)
+{
+	return s->channel == c->channel && !(c->watching && s->minor && !watches(c, s->vin));
+}
+
 /* A watching client: 1 when a frame from `from` on must go at once; else
  * its batched frames wait for their deadline (the timer is set here). */
 static int news_for(struct ws *w, struct client *c, uint64_t from)
 {
 	int batched = 0;
 
+	/* the ring must never overtake its cursor, even over frames it is not
+	 * sent (those a write only steps over): that would be a resync */
+	if (w->head - c->cursor >= WS_RING_FRAMES / 8)
+		return 1;
 	if (from < c->cursor)
 		from = c->cursor;
 	for (uint64_t seq = from; seq < w->head; seq++) {
 		const struct slot *s = &w->ring[seq % WS_RING_FRAMES];
 
-		if (s->channel != c->channel)
+		if (!sent_to(c, s))
 			continue;
 		if (s->prompt || (s->vehicle && watches(c, s->vin)))
 			return 1;
-		if (!s->minor)
-			batched = 1; /* a minor one it is not sent at all */
+		batched = 1;
 	}
 	if (!batched)
 		return 0;
-	if (w->head - c->cursor >= WS_RING_FRAMES / 8)
-		return 1; /* a batch must never be what the ring overtakes */
 	if (!c->bulk_since) {
 		c->bulk_since = monotonic_ms();
 		lws_set_timer_usecs(c->wsi, (lws_usec_t)WS_BATCH_MS * 1000);
@@ -654,8 +662,7 @@ static int on_writeable(struct ws *w, struct lws *wsi, struct client *c)
 	while (c->cursor < w->head) {
 		struct slot *s = &w->ring[c->cursor % WS_RING_FRAMES];
 
-		if (s->channel != c->channel || (c->cursor < c->replay_end && !s->vehicle) ||
-		    (c->watching && s->minor && !watches(c, s->vin))) {
+		if (!sent_to(c, s) || (c->cursor < c->replay_end && !s->vehicle)) {
 			c->cursor++;
 			continue;
 		}

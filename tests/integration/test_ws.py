@@ -472,12 +472,26 @@ def test_watch():
         got = vehicle_frames(listing, vin)
         assert 7 in got and len(got) <= 2, got
 
+        # more minor frames than the ring holds: the list console is sent
+        # none of them, and the ring never overtakes it (no resync)
+        for seq in range(100, 2400):
+            s.publish(vin, seq, odometer_km=1000 + seq)
+        s.pub.wait_acked()
+        got = vehicle_frames(page, vin, quiet_s=2.0)
+        assert got[-1] == 2399, got[-3:]
+        got = vehicle_frames(listing, vin)
+        assert len(got) <= 2, got  # a 30 s window may have turned
+
         # null: every frame again
         watch(listing, None)
-        s.publish(vin, 9, odometer_km=1010)
-        s.publish(vin, 10, odometer_km=1011)
+        s.publish(vin, 2409, odometer_km=3410)
+        s.publish(vin, 2410, odometer_km=3411)
         got = vehicle_frames(listing, vin)
-        assert got == [9, 10], got
+        # (the minor frames still ahead of its cursor come first, in order)
+        assert got[-2:] == [2409, 2410] and got == sorted(got), got
+        # no console was overtaken by the ring (a list one would have been
+        # when its cursor stayed behind the minor frames it is not sent)
+        assert s.gw.metric("pitwall_ws_resyncs_total") == 0
 
         # not a watch message at all: ignored, the connection stays
         c = s.advisor()
