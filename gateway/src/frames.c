@@ -73,12 +73,16 @@ const char *frames_badge_name(int severity)
 	return severity >= 0 && severity < (int)PW_ARRAY_LEN(names) ? names[severity] : "ok";
 }
 
+#define SIG_IGNITION_SHIFT 6
+#define SIG_IGNITION       (3u << SIG_IGNITION_SHIFT) /* the lists do not show it */
+
 uint16_t frames_signature(const struct frames_badges *b, const struct pw_vehicle *v)
 {
 	unsigned ign = (v->latest.has & PW_F_IGNITION) ? v->latest.ignition & 3u : 0u;
 
 	return (uint16_t)(0x8000u | (b->tyres & 3u) | (b->faults & 3u) << 2 |
-	                  (b->battery & 3u) << 4 | ign << 6 | (v->online ? 1u : 0u) << 8);
+	                  (b->battery & 3u) << 4 | ign << SIG_IGNITION_SHIFT |
+	                  (v->online ? 1u : 0u) << 8);
 }
 
 int frames_due(const struct pw_vehicle *v, uint16_t sig, uint32_t now_ms, int interval_ms)
@@ -96,11 +100,9 @@ void frames_mark_sent(struct pw_vehicle *v, uint16_t sig, uint32_t now_ms)
 
 int frames_minor(const struct pw_vehicle *v, uint16_t sig, uint32_t now_ms)
 {
-	const uint16_t ign = 3u << 6; /* frames_signature's ignition bits */
-
 	/* the same window as the last frame, which was for the lists or whose
 	 * window already had one (a counter wrap costs one extra list frame) */
-	return v->frame_sig != 0 && (v->frame_sig & ~ign) == (sig & ~ign) &&
+	return v->frame_sig != 0 && (v->frame_sig & ~SIG_IGNITION) == (sig & ~SIG_IGNITION) &&
 	       now_ms / FRAMES_LIST_MS == v->frame_ms / FRAMES_LIST_MS;
 }
 

@@ -358,62 +358,53 @@ static void vehicle_frame(struct ingest *in, struct pw_vehicle *v, int64_t now)
 	send_frame(in, v, &b, sig, now);
 }
 
+/* Settles what vehicle `vin` owes of kind `owed` (its queue entry just
+ * fell due): the frame, if still owed and due; else a new entry. */
+static void catch_up_one(struct ingest *in, const char *vin, unsigned owed, int64_t now)
+{
+	const struct pw_vehicle *cur = state_find(in->opt.state, vin);
+	uint32_t now_ms = (uint32_t)now;
+	struct pw_vehicle next;
+	struct frames_badges b;
+	uint16_t sig;
+	uint32_t since;
+
+	if (!cur)
+		return;
+	next = *cur;
+	next.frame_owed &=
+	    (uint8_t) ~(owed == FRAMES_OWED_ALL ? FRAMES_QUEUED_ALL : FRAMES_QUEUED_LISTS);
+	if (!(next.frame_owed & owed))
+		goto put; /* a frame went out meanwhile */
+	frames_vehicle_badges(in->opt.rules, &next, &b);
+	sig = frames_signature(&b, &next);
+	since = now_ms - next.frame_ms;
+	if (owed == FRAMES_OWED_ALL && !frames_due(&next, sig, now_ms, in->opt.frame_interval_ms))
+		/* a frame went out since, and a later message owes again */
+		owe(in, &next, owed, now, in->opt.frame_interval_ms - (int64_t)since);
+	else if (owed == FRAMES_OWED_LISTS && since < FRAMES_LIST_MS)
+		/* still reporting: each window's first frame reaches the lists
+		 * anyway, and a frame now would hold back its next real one for
+		 * the interval; look again once it is quiet */
+		owe(in, &next, owed, now, FRAMES_LIST_MS - since);
+	else
+		send_frame(in, &next, &b, sig, now);
+put:
+	if (state_put(in->opt.state, &next) != PW_OK)
+		log_error("ingest", "out of memory keeping %s; it reloads at restart", vin);
+}
+
 void ingest_catch_up(struct ingest *in)
 {
 	char vin[PW_VIN_LEN + 1];
 	int64_t now = (int64_t)(monotonic_us() / 1000);
-	uint32_t now_ms = (uint32_t)now;
 
 	if (!in->opt.hub || !in->opt.rules)
 		return;
-	while (catchup_pop_due(in->owe_all, now, vin)) {
-		const struct pw_vehicle *cur = state_find(in->opt.state, vin);
-		struct pw_vehicle next;
-		struct frames_badges b;
-		uint16_t sig;
-
-		if (!cur)
-			continue;
-		next = *cur;
-		next.frame_owed &= (uint8_t)~FRAMES_QUEUED_ALL;
-		if (next.frame_owed & FRAMES_OWED_ALL) {
-			frames_vehicle_badges(in->opt.rules, &next, &b);
-			sig = frames_signature(&b, &next);
-			if (frames_due(&next, sig, now_ms, in->opt.frame_interval_ms))
-				send_frame(in, &next, &b, sig, now);
-			else /* a frame went out since, and a later message owes again */
-				owe(in, &next, FRAMES_OWED_ALL, now,
-				    in->opt.frame_interval_ms -
-				        (int64_t)(uint32_t)(now_ms - next.frame_ms));
-		}
-		if (state_put(in->opt.state, &next) != PW_OK)
-			log_error("ingest", "out of memory keeping %s; it reloads at restart", vin);
-	}
-	while (catchup_pop_due(in->owe_lists, now, vin)) {
-		const struct pw_vehicle *cur = state_find(in->opt.state, vin);
-		struct pw_vehicle next;
-		struct frames_badges b;
-
-		if (!cur)
-			continue;
-		next = *cur;
-		next.frame_owed &= (uint8_t)~FRAMES_QUEUED_LISTS;
-		if (next.frame_owed & FRAMES_OWED_LISTS) {
-			uint32_t quiet = now_ms - next.frame_ms;
-
-			if (quiet < FRAMES_LIST_MS) {
-				/* still reporting: each window's first frame reaches the
-				 * lists anyway, and a frame now would hold back its next
-				 * real one for the interval; look again once it is quiet */
-				owe(in, &next, FRAMES_OWED_LISTS, now, FRAMES_LIST_MS - quiet);
-			} else {
-				frames_vehicle_badges(in->opt.rules, &next, &b);
-				send_frame(in, &next, &b, frames_signature(&b, &next), now);
-			}
-		}
-		if (state_put(in->opt.state, &next) != PW_OK)
-			log_error("ingest", "out of memory keeping %s; it reloads at restart", vin);
-	}
+	while (catchup_pop_due(in->owe_all, now, vin))
+		catch_up_one(in, vin, FRAMES_OWED_ALL, now);
+	while (catchup_pop_due(in->owe_lists, now, vin))
+		catch_up_one(in, vin, FRAMES_OWED_LISTS, now);
 }
 
 /* Opens the transaction this message's writes go into: its own, or the
