@@ -20,6 +20,7 @@
 #include <MQTTAsync.h>
 #include <jansson.h>
 
+#include "ackbatch.h"
 #include "log.h"
 #include "mqtt.h"
 #include "pw.h"
@@ -107,7 +108,11 @@ static void sleep_ms(int ms)
 }
 
 /* Paho receive thread (the core thread). Returns 1 only once the message's
- * effects are committed: Paho acknowledges it after we return. If they
+ * effects are committed: Paho acknowledges it after we return (1.3.12,
+ * MQTTProtocol_handlePublishes: the callback, then the PUBACK; Paho would
+ * acknowledge before the callback only a message it had to queue because
+ * an earlier callback returned 0, which this one never does), and
+ * ackbatch.h may hold that PUBACK a little longer still. If they
  * cannot be committed the process exits without acknowledging: the broker
  * redelivers the message and the restart replays the journal. */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
@@ -178,6 +183,8 @@ static void on_connected(void *ctx, char *cause)
 	int rc;
 
 	(void)cause;
+	/* Paho's receive thread, which writes the PUBACKs: batch them */
+	ackbatch_bind_receiver();
 	atomic_store(&m->connected, 1);
 	atomic_store(&m->ever_connected, 1);
 	atomic_store(&m->connect_failed, 0);
@@ -323,6 +330,7 @@ void mqtt_tick(struct mqtt *m)
 {
 	int64_t now = clock_real_ms();
 
+	ackbatch_flush(); /* PUBACKs the receive thread still holds */
 	if (!m || atomic_load(&m->stopping) || !atomic_load(&m->connect_failed))
 		return;
 	if (m->next_connect_ms == 0) {
@@ -461,6 +469,7 @@ void mqtt_stop(struct mqtt *m)
 	if (!m)
 		return;
 	atomic_store(&m->stopping, 1);
+	ackbatch_flush(); /* what is committed, the broker need not redeliver */
 	if (atomic_load(&m->connected)) {
 		mqtt_publish(m, m->topic_gateway, m->gateway_offline, strlen(m->gateway_offline), 1,
 		             1);

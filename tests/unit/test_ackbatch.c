@@ -1,0 +1,267 @@
+/*
+ * test_ackbatch — PUBACKs written in batches, on a real socket pair: held
+ * on the bound thread only, written at ACKBATCH_MAX, on flush and when the
+ * thread is about to wait with nothing to read; never inside a packet that
+ * was written only partly; forgotten at a new connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ackbatch.h"
+
+struct pair {
+	int ours, peer; /* ours: the "MQTT socket"; peer: the "broker" */
+};
+
+static int setup(void **state)
+{
+	static struct pair p;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		return -1;
+	fcntl(sv[0], F_SETFL, O_NONBLOCK); /* as Paho's socket */
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	p.ours = sv[0];
+	p.peer = sv[1];
+	ackbatch_test_reset();
+	*state = &p;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct pair *p = *state;
+
+	ackbatch_test_reset();
+	close(p->ours);
+	close(p->peer);
+	return 0;
+}
+
+/* Writes a PUBACK for `id` the way Paho does: two iovecs. */
+static ssize_t paho_puback(int fd, unsigned id)
+{
+	unsigned char head[2] = {0x40, 0x02},
+	              body[2] = {(unsigned char)(id >> 8), (unsigned char)id};
+	struct iovec iov[2] = {{head, 2}, {body, 2}};
+
+	return writev(fd, iov, 2);
+}
+
+static ssize_t paho_write(int fd, const void *data, size_t len)
+{
+	struct iovec iov[1] = {{(void *)data, len}};
+
+	return writev(fd, iov, 1);
+}
+
+/* What the peer can read right now. */
+static size_t drain(int fd, unsigned char *buf, size_t cap)
+{
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + got, cap - got);
+
+		if (n <= 0)
+			return got;
+		got += (size_t)n;
+		if (got == cap)
+			return got;
+	}
+}
+
+static void assert_pubacks(const unsigned char *buf, unsigned first, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++) {
+		unsigned id = first + i;
+
+		assert_int_equal(buf[4 * i], 0x40);
+		assert_int_equal(buf[4 * i + 1], 0x02);
+		assert_int_equal(buf[4 * i + 2], id >> 8);
+		assert_int_equal(buf[4 * i + 3], id & 0xff);
+	}
+}
+
+static void held_until_a_batch_is_full(void **state)
+{
+	struct pair *p = *state;
+	unsigned char buf[4 * ACKBATCH_MAX + 16];
+
+	ackbatch_bind_receiver();
+	for (unsigned id = 1; id < ACKBATCH_MAX; id++)
+		assert_int_equal(paho_puback(p->ours, id), 4); /* Paho sees it written */
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
+	assert_int_equal(ackbatch_pending(), ACKBATCH_MAX - 1);
+	assert_int_equal(paho_puback(p->ours, ACKBATCH_MAX), 4);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4 * ACKBATCH_MAX);
+	assert_pubacks(buf, 1, ACKBATCH_MAX);
+	assert_int_equal(ackbatch_pending(), 0);
+}
+
+static void flush_writes_what_is_held(void **state)
+{
+	struct pair *p = *state;
+	unsigned char buf[64];
+
+	ackbatch_bind_receiver();
+	paho_puback(p->ours, 300);
+	paho_puback(p->ours, 301);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
+	ackbatch_flush();
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 8);
+	assert_pubacks(buf, 300, 2);
+}
+
+static void other_writes_and_other_threads_pass_through(void **state)
+{
+	struct pair *p = *state;
+	unsigned char buf[64];
+	const char publish[] = "\x30\x05\x00\x01tx";
+
+	/* not bound: a PUBACK from this thread goes straight out */
+	assert_int_equal(paho_puback(p->ours, 7), 4);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
+	assert_pubacks(buf, 7, 1);
+	/* bound: anything but a PUBACK goes straight out, ahead of held ones */
+	ackbatch_bind_receiver();
+	paho_puback(p->ours, 8);
+	assert_int_equal(paho_write(p->ours, publish, 7), 7);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, publish, 7);
+	ackbatch_flush();
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
+	assert_pubacks(buf, 8, 1);
+}
+
+static void *puback_from_other_thread(void *arg)
+{
+	struct pair *p = arg;
+
+	return (void *)(intptr_t)paho_puback(p->ours, 9);
+}
+
+static void only_the_bound_thread_is_batched(void **state)
+{
+	struct pair *p = *state;
+	unsigned char buf[64];
+	pthread_t t;
+	void *ret;
+
+	ackbatch_bind_receiver();
+	assert_int_equal(pthread_create(&t, NULL, puback_from_other_thread, p), 0);
+	pthread_join(t, &ret);
+	assert_int_equal((intptr_t)ret, 4);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
+	assert_pubacks(buf, 9, 1);
+}
+
+static void waiting_with_nothing_to_read_writes_them(void **state)
+{
+	struct pair *p = *state;
+	unsigned char buf[64];
+	struct pollfd pfd = {.fd = p->ours, .events = POLLIN};
+
+	ackbatch_bind_receiver();
+	paho_puback(p->ours, 20);
+	/* something to read: poll returns at once, the PUBACK stays held */
+	assert_int_equal(write(p->peer, "x", 1), 1);
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
+	assert_int_equal(read(p->ours, buf, 1), 1);
+	/* nothing to read: before it waits, the PUBACK goes out */
+	assert_int_equal(poll(&pfd, 1, 10), 0);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
+	assert_pubacks(buf, 20, 1);
+	/* a zero timeout is not a wait */
+	paho_puback(p->ours, 21);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
+	ackbatch_flush();
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
+}
+
+/* Paho writes a packet only partly (socket full); the batch must wait until
+ * Paho has written the rest, so the peer reads the packet whole, then the
+ * PUBACKs. */
+static void never_inside_a_partly_written_packet(void **state)
+{
+	struct pair *p = *state;
+	static unsigned char big[1 << 20], got[(1 << 20) + 64];
+	size_t sent, total = 0;
+	ssize_t n;
+	int small = 4096;
+
+	setsockopt(p->ours, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (unsigned char)(i * 7 + 1);
+	big[0] = 0x30; /* any packet but a PUBACK */
+	ackbatch_bind_receiver();
+	paho_puback(p->ours, 40); /* binds the batch to this socket */
+	ackbatch_flush();
+	assert_int_equal(drain(p->peer, got, 4), 4);
+
+	n = paho_write(p->ours, big, sizeof(big));
+	assert_true(n > 0 && (size_t)n < sizeof(big)); /* partial: the socket is full */
+	sent = (size_t)n;
+	paho_puback(p->ours, 41);
+	paho_puback(p->ours, 42);
+	while (sent < sizeof(big)) {
+		size_t got_now = drain(p->peer, got + total, sizeof(got) - total);
+
+		total += got_now;
+		ackbatch_flush(); /* must not write: Paho owes the rest */
+		n = paho_write(p->ours, big + sent, sizeof(big) - sent);
+		if (n > 0)
+			sent += (size_t)n;
+	}
+	ackbatch_flush();
+	for (int tries = 0; tries < 1000 && total < sizeof(big) + 8; tries++)
+		total += drain(p->peer, got + total, sizeof(got) - total);
+	assert_int_equal(total, sizeof(big) + 8);
+	assert_memory_equal(got, big, sizeof(big));
+	assert_pubacks(got + sizeof(big), 41, 2);
+}
+
+static void a_new_connection_forgets_what_is_held(void **state)
+{
+	struct pair *p = *state;
+	unsigned char buf[64];
+
+	ackbatch_bind_receiver();
+	paho_puback(p->ours, 50);
+	ackbatch_bind_receiver(); /* Paho connected again */
+	assert_int_equal(ackbatch_pending(), 0);
+	ackbatch_flush();
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(held_until_a_batch_is_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(flush_writes_what_is_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(other_writes_and_other_threads_pass_through, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(only_the_bound_thread_is_batched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(waiting_with_nothing_to_read_writes_them, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(never_inside_a_partly_written_packet, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_new_connection_forgets_what_is_held, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
