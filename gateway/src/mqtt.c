@@ -20,7 +20,7 @@
 #include <MQTTAsync.h>
 #include <jansson.h>
 
-#include "ackbatch.h"
+#include "pahoio.h"
 #include "log.h"
 #include "mqtt.h"
 #include "pw.h"
@@ -112,7 +112,7 @@ static void sleep_ms(int ms)
  * MQTTProtocol_handlePublishes: the callback, then the PUBACK; Paho would
  * acknowledge before the callback only a message it had to queue because
  * an earlier callback returned 0, which this one never does), and
- * ackbatch.h may hold that PUBACK a little longer still. If they
+ * pahoio.h may hold that PUBACK a little longer still. If they
  * cannot be committed the process exits without acknowledging: the broker
  * redelivers the message and the restart replays the journal. */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
@@ -184,7 +184,7 @@ static void on_connected(void *ctx, char *cause)
 
 	(void)cause;
 	/* Paho's receive thread, which writes the PUBACKs: batch them */
-	ackbatch_bind_receiver();
+	pahoio_bind_receiver();
 	atomic_store(&m->connected, 1);
 	atomic_store(&m->ever_connected, 1);
 	atomic_store(&m->connect_failed, 0);
@@ -330,7 +330,7 @@ void mqtt_tick(struct mqtt *m)
 {
 	int64_t now = clock_real_ms();
 
-	ackbatch_flush(); /* PUBACKs the receive thread still holds */
+	pahoio_flush(); /* PUBACKs the receive thread still holds */
 	if (!m || atomic_load(&m->stopping) || !atomic_load(&m->connect_failed))
 		return;
 	if (m->next_connect_ms == 0) {
@@ -469,7 +469,7 @@ void mqtt_stop(struct mqtt *m)
 	if (!m)
 		return;
 	atomic_store(&m->stopping, 1);
-	ackbatch_flush(); /* what is committed, the broker need not redeliver */
+	pahoio_flush(); /* what is committed, the broker need not redeliver */
 	if (atomic_load(&m->connected)) {
 		mqtt_publish(m, m->topic_gateway, m->gateway_offline, strlen(m->gateway_offline), 1,
 		             1);

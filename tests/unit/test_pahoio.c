@@ -1,6 +1,8 @@
 /*
- * test_ackbatch — PUBACKs written in batches, on a real socket pair: held
- * on the bound thread only, written at ACKBATCH_MAX, on flush and when the
+ * test_pahoio — Paho's receive-thread I/O on a real socket pair. Reads:
+ * served from one buffered read, poll says readable while bytes are left,
+ * close drops them, EOF and other threads pass through. PUBACKs: held on
+ * the bound thread only, written at PAHOIO_ACKS_MAX, on flush and when the
  * thread is about to wait with nothing to read; never inside a packet that
  * was written only partly; forgotten at a new connection.
  */
@@ -19,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "ackbatch.h"
+#include "pahoio.h"
 
 struct pair {
 	int ours, peer; /* ours: the "MQTT socket"; peer: the "broker" */
@@ -36,7 +38,7 @@ static int setup(void **state)
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	p.ours = sv[0];
 	p.peer = sv[1];
-	ackbatch_test_reset();
+	pahoio_test_reset();
 	*state = &p;
 	return 0;
 }
@@ -45,8 +47,9 @@ static int teardown(void **state)
 {
 	struct pair *p = *state;
 
-	ackbatch_test_reset();
-	close(p->ours);
+	pahoio_test_reset();
+	if (p->ours >= 0)
+		close(p->ours);
 	close(p->peer);
 	return 0;
 }
@@ -99,17 +102,17 @@ static void assert_pubacks(const unsigned char *buf, unsigned first, unsigned co
 static void held_until_a_batch_is_full(void **state)
 {
 	struct pair *p = *state;
-	unsigned char buf[4 * ACKBATCH_MAX + 16];
+	unsigned char buf[4 * PAHOIO_ACKS_MAX + 16];
 
-	ackbatch_bind_receiver();
-	for (unsigned id = 1; id < ACKBATCH_MAX; id++)
+	pahoio_bind_receiver();
+	for (unsigned id = 1; id < PAHOIO_ACKS_MAX; id++)
 		assert_int_equal(paho_puback(p->ours, id), 4); /* Paho sees it written */
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
-	assert_int_equal(ackbatch_pending(), ACKBATCH_MAX - 1);
-	assert_int_equal(paho_puback(p->ours, ACKBATCH_MAX), 4);
-	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4 * ACKBATCH_MAX);
-	assert_pubacks(buf, 1, ACKBATCH_MAX);
-	assert_int_equal(ackbatch_pending(), 0);
+	assert_int_equal(pahoio_pending(), PAHOIO_ACKS_MAX - 1);
+	assert_int_equal(paho_puback(p->ours, PAHOIO_ACKS_MAX), 4);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4 * PAHOIO_ACKS_MAX);
+	assert_pubacks(buf, 1, PAHOIO_ACKS_MAX);
+	assert_int_equal(pahoio_pending(), 0);
 }
 
 static void flush_writes_what_is_held(void **state)
@@ -117,11 +120,11 @@ static void flush_writes_what_is_held(void **state)
 	struct pair *p = *state;
 	unsigned char buf[64];
 
-	ackbatch_bind_receiver();
+	pahoio_bind_receiver();
 	paho_puback(p->ours, 300);
 	paho_puback(p->ours, 301);
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
-	ackbatch_flush();
+	pahoio_flush();
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 8);
 	assert_pubacks(buf, 300, 2);
 }
@@ -137,12 +140,12 @@ static void other_writes_and_other_threads_pass_through(void **state)
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
 	assert_pubacks(buf, 7, 1);
 	/* bound: anything but a PUBACK goes straight out, ahead of held ones */
-	ackbatch_bind_receiver();
+	pahoio_bind_receiver();
 	paho_puback(p->ours, 8);
 	assert_int_equal(paho_write(p->ours, publish, 7), 7);
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 7);
 	assert_memory_equal(buf, publish, 7);
-	ackbatch_flush();
+	pahoio_flush();
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
 	assert_pubacks(buf, 8, 1);
 }
@@ -161,7 +164,7 @@ static void only_the_bound_thread_is_batched(void **state)
 	pthread_t t;
 	void *ret;
 
-	ackbatch_bind_receiver();
+	pahoio_bind_receiver();
 	assert_int_equal(pthread_create(&t, NULL, puback_from_other_thread, p), 0);
 	pthread_join(t, &ret);
 	assert_int_equal((intptr_t)ret, 4);
@@ -175,7 +178,7 @@ static void waiting_with_nothing_to_read_writes_them(void **state)
 	unsigned char buf[64];
 	struct pollfd pfd = {.fd = p->ours, .events = POLLIN};
 
-	ackbatch_bind_receiver();
+	pahoio_bind_receiver();
 	paho_puback(p->ours, 20);
 	/* something to read: poll returns at once, the PUBACK stays held */
 	assert_int_equal(write(p->peer, "x", 1), 1);
@@ -190,7 +193,7 @@ static void waiting_with_nothing_to_read_writes_them(void **state)
 	paho_puback(p->ours, 21);
 	assert_int_equal(poll(&pfd, 1, 0), 0);
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
-	ackbatch_flush();
+	pahoio_flush();
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
 }
 
@@ -204,34 +207,40 @@ static void never_inside_a_partly_written_packet(void **state)
 	size_t sent, total = 0;
 	ssize_t n;
 	int small = 4096;
+	struct pollfd wpfd = {.fd = p->ours, .events = POLLOUT};
 
 	setsockopt(p->ours, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (unsigned char)(i * 7 + 1);
 	big[0] = 0x30; /* any packet but a PUBACK */
-	ackbatch_bind_receiver();
+	pahoio_bind_receiver();
 	paho_puback(p->ours, 40); /* binds the batch to this socket */
-	ackbatch_flush();
+	pahoio_flush();
 	assert_int_equal(drain(p->peer, got, 4), 4);
 
 	n = paho_write(p->ours, big, sizeof(big));
 	assert_true(n > 0 && (size_t)n < sizeof(big)); /* partial: the socket is full */
 	sent = (size_t)n;
+	/* full: poll must not claim otherwise (the kernel is asked) */
+	wpfd.revents = 0;
+	assert_int_equal(poll(&wpfd, 1, 0), 0);
 	paho_puback(p->ours, 41);
 	paho_puback(p->ours, 42);
 	while (sent < sizeof(big)) {
 		size_t got_now = drain(p->peer, got + total, sizeof(got) - total);
 
 		total += got_now;
-		ackbatch_flush(); /* must not write: Paho owes the rest */
+		pahoio_flush(); /* must not write: Paho owes the rest */
 		n = paho_write(p->ours, big + sent, sizeof(big) - sent);
 		if (n > 0)
 			sent += (size_t)n;
 	}
-	ackbatch_flush();
+	pahoio_flush();
 	for (int tries = 0; tries < 1000 && total < sizeof(big) + 8; tries++)
 		total += drain(p->peer, got + total, sizeof(got) - total);
 	assert_int_equal(total, sizeof(big) + 8);
+	assert_int_equal(poll(&wpfd, 1, 0), 1); /* all went in: writable again */
+	assert_int_equal(wpfd.revents, POLLOUT);
 	assert_memory_equal(got, big, sizeof(big));
 	assert_pubacks(got + sizeof(big), 41, 2);
 }
@@ -241,17 +250,90 @@ static void a_new_connection_forgets_what_is_held(void **state)
 	struct pair *p = *state;
 	unsigned char buf[64];
 
-	ackbatch_bind_receiver();
+	pahoio_bind_receiver();
 	paho_puback(p->ours, 50);
-	ackbatch_bind_receiver(); /* Paho connected again */
-	assert_int_equal(ackbatch_pending(), 0);
-	ackbatch_flush();
+	pahoio_bind_receiver(); /* Paho connected again */
+	assert_int_equal(pahoio_pending(), 0);
+	pahoio_flush();
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 0);
+}
+
+static void reads_are_served_from_one_buffered_read(void **state)
+{
+	struct pair *p = *state;
+	char buf[16];
+	struct pollfd pfd = {.fd = p->ours, .events = POLLIN};
+
+	pahoio_bind_receiver();
+	assert_int_equal(write(p->peer, "ABCDEFGH", 8), 8);
+	assert_int_equal(recv(p->ours, buf, 1, 0), 1); /* Paho's header byte */
+	assert_int_equal(buf[0], 'A');
+	assert_int_equal(pahoio_buffered(), 7); /* the rest came with it */
+	/* the kernel has nothing left, but poll must say readable at once */
+	pfd.revents = 0;
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_int_equal(pfd.revents, POLLIN);
+	assert_int_equal(recv(p->ours, buf, 16, 0), 7); /* a short read, as TCP may give */
+	assert_memory_equal(buf, "BCDEFGH", 7);
+	assert_int_equal(pahoio_buffered(), 0);
+	/* empty: the kernel's answer, as is */
+	assert_int_equal(recv(p->ours, buf, 1, 0), -1);
+	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	/* the peer goes away: EOF reaches Paho */
+	close(p->peer);
+	p->peer = open("/dev/null", O_RDONLY);
+	assert_int_equal(recv(p->ours, buf, 1, 0), 0);
+}
+
+static void *recv_from_other_thread(void *arg)
+{
+	struct pair *p = arg;
+	char c;
+
+	return (void *)(intptr_t)recv(p->ours, &c, 1, 0);
+}
+
+static void other_threads_and_flags_read_the_socket_directly(void **state)
+{
+	struct pair *p = *state;
+	pthread_t t;
+	void *ret;
+	char buf[4];
+
+	assert_int_equal(write(p->peer, "ab", 2), 2);
+	pahoio_bind_receiver();
+	assert_int_equal(pthread_create(&t, NULL, recv_from_other_thread, p), 0);
+	pthread_join(t, &ret);
+	assert_int_equal((intptr_t)ret, 1);
+	assert_int_equal(pahoio_buffered(), 0);
+	assert_int_equal(recv(p->ours, buf, 4, MSG_PEEK), 1); /* flags: straight through */
+	assert_int_equal(buf[0], 'b');
+	assert_int_equal(pahoio_buffered(), 0);
+}
+
+static void close_drops_what_is_buffered(void **state)
+{
+	struct pair *p = *state;
+	char c;
+
+	pahoio_bind_receiver();
+	assert_int_equal(write(p->peer, "XYZ", 3), 3);
+	assert_int_equal(recv(p->ours, &c, 1, 0), 1);
+	assert_int_equal(pahoio_buffered(), 2);
+	assert_int_equal(close(p->ours), 0);
+	p->ours = -1;
+	assert_int_equal(pahoio_buffered(), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(reads_are_served_from_one_buffered_read, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(other_threads_and_flags_read_the_socket_directly, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(close_drops_what_is_buffered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(held_until_a_batch_is_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flush_writes_what_is_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(other_writes_and_other_threads_pass_through, setup,
