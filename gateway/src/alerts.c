@@ -529,7 +529,7 @@ int alerts_on_telemetry(struct alerts *a, const struct pw_vehicle *cur, struct p
 			return rc == PW_ENOMEM ? PW_EIO : rc;
 	}
 	if (v->maint_check && a->maint_fn &&
-	    a->maint_fn(a->maint_ctx, next->vin, t->ts_ms, &next->rules) != PW_OK)
+	    a->maint_fn(a->maint_ctx, next, t->ts_ms, &next->rules) != PW_OK)
 		return PW_EIO;
 	return PW_OK;
 }

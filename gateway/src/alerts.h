@@ -93,10 +93,12 @@ int alerts_on_telemetry(struct alerts *a, const struct pw_vehicle *cur, struct p
                         int history_due);
 
 /* Called by alerts_on_telemetry when the maintenance rule must run again
- * for `vin` (a threshold crossed, or the vehicle's first odometer): it
- * evaluates and raises, and sets memo->maint_due_km.
+ * for `v` (a threshold crossed, or the vehicle's first odometer): it
+ * evaluates and raises, and sets memo->maint_due_km. `v` is the vehicle
+ * as merged (borrowed): its odometer is read from `v`, not from its
+ * vehicle_state row, which ingest writes only at the commit.
  * sweep.c provides one (sweep_maintenance_hook). */
-typedef int (*alerts_maintenance_fn)(void *ctx, const char *vin, int64_t now_ms,
+typedef int (*alerts_maintenance_fn)(void *ctx, const struct pw_vehicle *v, int64_t now_ms,
                                      struct rules_memo *memo);
 void alerts_set_maintenance_hook(struct alerts *a, alerts_maintenance_fn fn, void *ctx);
 

@@ -109,7 +109,19 @@ struct arrival_store {
 	struct geofence_params fence;
 	int64_t stale_ms;  /* an arrival seen later than this after it happened: no greeting */
 	struct scratch sc; /* what one opening reads */
+	/* brings a car's vehicle_state row up to date (ingest); NULL: it is */
+	int (*row_fn)(void *ctx, const char *vin, const struct pw_vehicle *merged);
+	void *row_ctx;
 };
+
+void arrival_store_set_row_hook(struct arrival_store *as,
+                                int (*fn)(void *ctx, const char *vin,
+                                          const struct pw_vehicle *merged),
+                                void *ctx)
+{
+	as->row_fn = fn;
+	as->row_ctx = ctx;
+}
 
 static int db_fail(struct arrival_store *as, const char *what, const char *vin)
 {
@@ -398,9 +410,11 @@ out:
 }
 
 /* Opens a visit for vin seen by `source` at at_ms, or merges into the open
- * one. `plate_read` (may be NULL): what the camera read. */
-static int record(struct arrival_store *as, const char *vin, const char *source, int64_t at_ms,
-                  int64_t now_ms, const char *plate_read, enum outcome *outcome)
+ * one. `plate_read` (may be NULL): what the camera read; `merged` (may be
+ * NULL): the vehicle as the object being applied left it. */
+static int record(struct arrival_store *as, const char *vin, const struct pw_vehicle *merged,
+                  const char *source, int64_t at_ms, int64_t now_ms, const char *plate_read,
+                  enum outcome *outcome)
 {
 	struct scratch *sc = &as->sc;
 	struct arrival_match m;
@@ -441,6 +455,9 @@ static int record(struct arrival_store *as, const char *vin, const char *source,
 	                                      .tier = sc->car.has_customer ? sc->car.tier : NULL},
 	              &m);
 
+	/* the brief reads the car's row: as of this object, not the last commit */
+	if (as->br && as->row_fn && as->row_fn(as->row_ctx, vin, merged) != PW_OK)
+		return PW_EIO;
 	rc = as->br ? brief_vehicle(as->br, vin, now_ms, &brief) : PW_ENOTFOUND;
 	if (rc == PW_EIO)
 		return PW_EIO;
@@ -536,7 +553,7 @@ int arrival_store_on_telemetry(struct arrival_store *as, const struct pw_vehicle
 		return close_visit(as, next->vin, at_ms);
 	if (v != GEOFENCE_ARRIVAL)
 		return PW_OK;
-	if (record(as, next->vin, "geofence", at_ms, now_ms, NULL, &oc) != PW_OK)
+	if (record(as, next->vin, next, "geofence", at_ms, now_ms, NULL, &oc) != PW_OK)
 		return PW_EIO;
 	*opened = oc == O_ARRIVAL;
 	return PW_OK;
@@ -565,7 +582,8 @@ int arrival_store_on_plate(struct arrival_store *as, const struct pw_plate_read 
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return db_fail(as, "looking up the plate", NULL);
 		oc = O_UNKNOWN_PLATE;
-		if (vin[0] && record(as, vin, "camera", pr->ts_ms, now_ms, pr->plate, &oc) != PW_OK)
+		if (vin[0] &&
+		    record(as, vin, NULL, "camera", pr->ts_ms, now_ms, pr->plate, &oc) != PW_OK)
 			return PW_EIO;
 	}
 	if (oc != O_ARRIVAL && oc != O_MERGED)

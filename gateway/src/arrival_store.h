@@ -49,6 +49,15 @@ struct arrival_store *arrival_store_open(sqlite3 *db, const struct pw_config *cf
                                          struct brief *br);
 void arrival_store_close(struct arrival_store *as);
 
+/* Before a new visit's health brief reads the car's vehicle_state row, `fn`
+ * brings the row up to date: ingest writes rows only at its commit. It is
+ * passed the car's VIN and, for telemetry, the vehicle as this object
+ * merged it (`merged`; NULL for a plate read). Core thread; set once. */
+void arrival_store_set_row_hook(struct arrival_store *as,
+                                int (*fn)(void *ctx, const char *vin,
+                                          const struct pw_vehicle *merged),
+                                void *ctx);
+
 /* The per-object hook, in the core's open transaction, after the object's
  * own writes: feeds the detector in next->fence with `t` merged from `cur`
  * (NULL: a new vehicle) into `next`; a late object (older than the

@@ -10,6 +10,18 @@
  * working copies put into the in-memory state table and the metrics counted;
  * a failure leaves memory untouched and the message unacknowledged.
  *
+ * A vehicle's vehicle_state row is written once per transaction, not once
+ * per object: a changed vehicle is noted dirty (row_dirty in its copy, its
+ * VIN in `dirty`), and the commit writes each noted row from the newest copy
+ * just before it. A group of 1000 messages from 1000 cars writes each car's
+ * row once; the journal holds every message since the last commit, so a
+ * crash before it loses nothing. No other connection sees the difference:
+ * it reads only what is committed, and committed rows are what they were.
+ * Inside the transaction two readers want a row before the commit: the
+ * maintenance hook is given the merged vehicle instead (alerts.h), and a
+ * new visit's health brief has ingest write the row first (write_row_now,
+ * arrival_store_set_row_hook).
+ *
  * Thread: the core thread only. Everything per message lives in buffers of
  * struct ingest allocated once: no allocation on the hot path, but for a
  * DTC set no vehicle holds yet (interned, dtcset.h). After each message,
@@ -44,7 +56,13 @@ struct ingest {
 	struct catchup *owe_lists;      /* ... to the list consoles */
 	int wrote;     /* this message wrote rows beyond its vehicles' (a plate read) */
 	int flush_now; /* a visit was opened: commit the group at once (displays wait) */
+	/* vehicles whose vehicle_state row the open transaction still has to
+	 * write (their copies' row_dirty is set); grows by doubling, kept */
+	char (*dirty)[PW_VIN_LEN + 1];
+	int n_dirty, dirty_cap;
 };
+
+static int write_row_now(void *ctx, const char *vin, const struct pw_vehicle *merged);
 
 struct ingest *ingest_new(const struct ingest_options *opt)
 {
@@ -65,6 +83,8 @@ struct ingest *ingest_new(const struct ingest_options *opt)
 		ingest_free(in);
 		return NULL;
 	}
+	if (opt->arrivals)
+		arrival_store_set_row_hook(opt->arrivals, write_row_now, in);
 	return in;
 }
 
@@ -72,8 +92,11 @@ void ingest_free(struct ingest *in)
 {
 	if (!in)
 		return;
+	if (in->opt.arrivals)
+		arrival_store_set_row_hook(in->opt.arrivals, NULL, NULL);
 	catchup_free(in->owe_all);
 	catchup_free(in->owe_lists);
+	free(in->dirty);
 	free(in);
 }
 
@@ -124,6 +147,19 @@ static const struct pw_vehicle *current_vehicle(struct ingest *in, const char *v
 	return v ? v : state_find(in->opt.state, vin);
 }
 
+/* arrival_store's row hook: a new visit's brief is about to read the row
+ * of `vin`; writes it if it is behind (`merged`: this object's vehicle).
+ * It stays noted: the commit writes it again, with what came after. */
+static int write_row_now(void *ctx, const char *vin, const struct pw_vehicle *merged)
+{
+	struct ingest *in = ctx;
+	const struct pw_vehicle *v = merged ? merged : current_vehicle(in, vin);
+
+	if (!v || !v->row_dirty)
+		return PW_OK;
+	return store_put_vehicle(in->opt.store, v) == PW_OK ? PW_OK : PW_EIO;
+}
+
 /* Stores `next` as the working copy of its vehicle. */
 static void pending_set(struct ingest *in, const struct pw_vehicle *next)
 {
@@ -135,6 +171,27 @@ static void pending_set(struct ingest *in, const struct pw_vehicle *next)
 	}
 	if (slot != next)
 		memcpy(slot, next, sizeof(*slot));
+}
+
+/* Notes that `next`'s vehicle_state row is to be written before the open
+ * transaction commits: once per vehicle per transaction. With no memory to
+ * note it in, writes the row now. */
+static int note_row(struct ingest *in, struct pw_vehicle *next)
+{
+	if (next->row_dirty)
+		return PW_OK; /* noted already */
+	if (in->n_dirty == in->dirty_cap) {
+		int cap = in->dirty_cap ? in->dirty_cap * 2 : 256;
+		char(*grown)[PW_VIN_LEN + 1] = realloc(in->dirty, (size_t)cap * sizeof(*grown));
+
+		if (!grown)
+			return store_put_vehicle(in->opt.store, next) == PW_OK ? PW_OK : PW_EIO;
+		in->dirty = grown;
+		in->dirty_cap = cap;
+	}
+	memcpy(in->dirty[in->n_dirty++], next->vin, sizeof(next->vin));
+	next->row_dirty = 1;
+	return PW_OK;
 }
 
 /* Decides whether object `t` was applied before. PW_OK and *dup set, or PW_EIO. */
@@ -183,7 +240,7 @@ static int apply_telemetry(struct ingest *in, const struct pw_telemetry *t, int 
 	    store_put_dtc_change(in->opt.store, t->vin, t->ts_ms, next.latest.dtc,
 	                         next.latest.dtc_count) != PW_OK)
 		return PW_EIO;
-	if (store_put_vehicle(in->opt.store, &next) != PW_OK)
+	if (note_row(in, &next) != PW_OK)
 		return PW_EIO;
 	/* the rules: pure unless a verdict needs a row, in this same transaction */
 	if (in->opt.alerts &&
@@ -261,7 +318,7 @@ static int process_status(struct ingest *in, const struct pw_topic *tp, const ch
 		return PW_OK;
 	}
 	state_merge_status(current_vehicle(in, tp->vin), tp->vin, st.online, st.ts_ms, &next);
-	if (store_put_vehicle(in->opt.store, &next) != PW_OK)
+	if (note_row(in, &next) != PW_OK)
 		return PW_EIO;
 	pending_set(in, &next);
 	tally->accepted++;
@@ -421,6 +478,32 @@ static int open_transaction(struct ingest *in)
 	return PW_OK;
 }
 
+/* Writes the row of every vehicle noted since the transaction opened, from
+ * its newest copy: this message's working copy, else the table's. */
+static int write_rows(struct ingest *in)
+{
+	for (int i = 0; i < in->n_dirty; i++) {
+		const struct pw_vehicle *v = current_vehicle(in, in->dirty[i]);
+
+		if (v && store_put_vehicle(in->opt.store, v) != PW_OK)
+			return PW_EIO;
+	}
+	return PW_OK;
+}
+
+/* The noted rows are committed: no copy is dirty any more. */
+static void rows_committed(struct ingest *in)
+{
+	for (int i = 0; i < in->n_dirty; i++) {
+		struct pw_vehicle *p = pending_find(in, in->dirty[i]);
+
+		if (p)
+			p->row_dirty = 0;
+		state_clear_row_dirty(in->opt.state, in->dirty[i]);
+	}
+	in->n_dirty = 0;
+}
+
 int ingest_flush(struct ingest *in)
 {
 	uint64_t t0;
@@ -429,10 +512,11 @@ int ingest_flush(struct ingest *in)
 		return PW_OK;
 	t0 = monotonic_us();
 	in->txn_open = 0;
-	if (store_commit(in->opt.store) != PW_OK) {
+	if (write_rows(in) != PW_OK || store_commit(in->opt.store) != PW_OK) {
 		store_rollback(in->opt.store);
 		return PW_EIO;
 	}
+	rows_committed(in);
 	metrics_add_commit_us(in->opt.metrics, monotonic_us() - t0);
 	/* a group filled during a replay must not empty the journal under it:
 	 * the records after the group would never be replayed (lost, though
@@ -491,6 +575,7 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 	struct pw_topic tp;
 	struct tally tally = {0};
 	int rc = PW_OK;
+	int n_dirty = in->n_dirty; /* rows noted before this message */
 
 	memset(out, 0, offsetof(struct ingest_output, rejects));
 	in->n_pending = 0;
@@ -528,6 +613,10 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 			store_rollback(in->opt.store);
 		in->txn_open = 0;
 		in->n_pending = 0;
+		/* what this message noted went with its copies (journal mode: the
+		 * group with it; the caller exits and the replay redoes it) */
+		if (in->n_dirty > n_dirty)
+			in->n_dirty = n_dirty;
 		dtcset_collect(state_dtcsets(in->opt.state)); /* what the copies interned */
 		return PW_EIO;
 	}
@@ -538,12 +627,22 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 		for (int i = 0; i < in->n_pending; i++)
 			vehicle_frame(in, &in->pending[i], now);
 	}
-	for (int i = 0; i < in->n_pending; i++)
-		if (state_put(in->opt.state, &in->pending[i]) != PW_OK)
-			log_error("ingest", "out of memory keeping %s; it reloads at restart",
-			          in->pending[i].vin);
+	for (int i = 0; i < in->n_pending; i++) {
+		struct pw_vehicle *p = &in->pending[i];
+
+		if (state_put(in->opt.state, p) == PW_OK)
+			continue;
+		log_error("ingest", "out of memory keeping %s; it reloads at restart", p->vin);
+		/* the commit cannot write its row from the table: now, then */
+		if (p->row_dirty && store_put_vehicle(in->opt.store, p) != PW_OK)
+			rc =
+			    PW_EIO; /* the journal has it: the caller exits, the replay redoes it */
+	}
 	/* the working copies are done with: DTC sets no vehicle holds can go */
+	in->n_pending = 0;
 	dtcset_collect(state_dtcsets(in->opt.state));
+	if (rc != PW_OK)
+		return rc;
 count:
 	out->accepted = tally.accepted;
 	out->duplicates = tally.duplicates;

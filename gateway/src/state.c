@@ -244,6 +244,17 @@ int state_put(struct state *s, const struct pw_vehicle *v)
 	return PW_OK;
 }
 
+void state_clear_row_dirty(struct state *s, const char *vin)
+{
+	const uint32_t *sl;
+
+	if (!vin_ok(vin))
+		return;
+	sl = slot_lookup(s, vin, vin_hash(vin));
+	if (*sl)
+		vehicle_at(s, (*sl & SLOT_IDX_MASK) - 1)->row_dirty = 0;
+}
+
 size_t state_count(const struct state *s)
 {
 	return s->count;

@@ -35,6 +35,9 @@
 
 struct pw_vehicle {
 	char vin[PW_VIN_LEN + 1];
+	/* in what was padding: ingest noted this vehicle's vehicle_state row as
+	 * behind memory, to be written at the next group commit (ingest.c) */
+	uint8_t row_dirty;
 	int64_t seq_max;                      /* highest seq applied; -1 before the first object */
 	uint64_t seq_window;                  /* bit i set: seq_max - i applied (bit 0 = seq_max) */
 	int64_t msg_count;                    /* telemetry objects applied, duplicates excluded */
@@ -105,6 +108,10 @@ const struct pw_vehicle *state_find(const struct state *s, const char *vin);
 int state_put(struct state *s, const struct pw_vehicle *v);
 
 size_t state_count(const struct state *s);
+
+/* Clears row_dirty in the table's copy of `vin`, if it has one (ingest,
+ * once the row is written and committed). */
+void state_clear_row_dirty(struct state *s, const char *vin);
 
 /* Calls fn for each vehicle, in no particular order; stops at a non-zero return. */
 int state_foreach(const struct state *s, int (*fn)(void *ctx, const struct pw_vehicle *v),

@@ -365,9 +365,11 @@ static int read_dealer(struct sweep *sw, const char *vin, struct dealer *d)
 
 static const char *const daily_source_names[] = {"telemetry", "lifetime", "default"};
 
-/* Gathers the maintenance inputs for `vin` and judges them. */
-static int maintenance_inputs(struct sweep *sw, const char *vin, const struct dealer *d,
-                              struct rules_maint_verdict *v)
+/* Gathers the maintenance inputs for `vin` and judges them; the latest
+ * odometer is `merged`'s (ingest's vehicle, ahead of its row), or else
+ * vehicle_state's (merged NULL). */
+static int maintenance_inputs(struct sweep *sw, const char *vin, const struct pw_vehicle *merged,
+                              const struct dealer *d, struct rules_maint_verdict *v)
 {
 	struct rules_maint_input in;
 	struct rules_plan plan;
@@ -394,17 +396,27 @@ static int maintenance_inputs(struct sweep *sw, const char *vin, const struct de
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(sw, "reading service_visit", vin);
-	s = prep(sw, S_TELEMETRY);
-	bind_text(s, 1, vin);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		in.has_telemetry = 1;
-		in.telemetry_km = sqlite3_column_double(s, 0);
-		in.telemetry_day = rules_local_day(sqlite3_column_int64(s, 1), sw->tz_offset_s);
+	if (merged) {
+		/* as S_TELEMETRY would read it once the row is written */
+		if (merged->latest.has & PW_F_ODOMETER) {
+			in.has_telemetry = 1;
+			in.telemetry_km = merged->latest.odometer_km;
+			in.telemetry_day = rules_local_day(merged->ts_ms, sw->tz_offset_s);
+		}
+	} else {
+		s = prep(sw, S_TELEMETRY);
+		bind_text(s, 1, vin);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			in.has_telemetry = 1;
+			in.telemetry_km = sqlite3_column_double(s, 0);
+			in.telemetry_day =
+			    rules_local_day(sqlite3_column_int64(s, 1), sw->tz_offset_s);
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_fail(sw, "reading vehicle_state", vin);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(sw, "reading vehicle_state", vin);
 	if (window(sw, vin, sw->today - sw->r->daily_km_window_days, sw->today - 1, &w, &first) !=
 	    PW_OK)
 		return PW_EIO;
@@ -417,15 +429,15 @@ static int maintenance_inputs(struct sweep *sw, const char *vin, const struct de
 	return PW_OK;
 }
 
-static int judge_maintenance(struct sweep *sw, const char *vin, const struct dealer *d,
-                             double *due_km, double *limit_km)
+static int judge_maintenance(struct sweep *sw, const char *vin, const struct pw_vehicle *merged,
+                             const struct dealer *d, double *due_km, double *limit_km)
 {
 	struct rules_maint_verdict v;
 	char subject[16], text[EVENTS_TEXT_MAX];
 	json_t *f;
 	int rc = 0;
 
-	if (maintenance_inputs(sw, vin, d, &v) != PW_OK)
+	if (maintenance_inputs(sw, vin, merged, d, &v) != PW_OK)
 		return PW_EIO;
 	*due_km = v.due_km;
 	*limit_km = v.limit_km;
@@ -636,7 +648,7 @@ static int judge_vehicle(struct sweep *sw, const char *vin)
 	if (read_dealer(sw, vin, &d) != PW_OK)
 		return PW_EIO;
 	if (d.known) {
-		if ((rc = judge_maintenance(sw, vin, &d, &due_km, &limit_km)) != PW_OK ||
+		if ((rc = judge_maintenance(sw, vin, NULL, &d, &due_km, &limit_km)) != PW_OK ||
 		    (rc = judge_insurance(sw, vin)) != PW_OK ||
 		    (rc = judge_lost_customer(sw, vin, &d)) != PW_OK)
 			return rc;
@@ -662,9 +674,11 @@ int sweep_vehicle(struct sweep *sw, const char *vin, int64_t now_ms)
 	return judge_vehicle(sw, vin);
 }
 
-int sweep_maintenance_hook(void *ctx, const char *vin, int64_t now_ms, struct rules_memo *memo)
+int sweep_maintenance_hook(void *ctx, const struct pw_vehicle *v, int64_t now_ms,
+                           struct rules_memo *memo)
 {
 	struct sweep *sw = ctx;
+	const char *vin = v->vin;
 	struct dealer d;
 	double due_km = 0, limit_km = 0;
 
@@ -673,7 +687,7 @@ int sweep_maintenance_hook(void *ctx, const char *vin, int64_t now_ms, struct ru
 	set_clock(sw, now_ms);
 	if (read_dealer(sw, vin, &d) != PW_OK)
 		return PW_EIO;
-	if (d.known && judge_maintenance(sw, vin, &d, &due_km, &limit_km) != PW_OK)
+	if (d.known && judge_maintenance(sw, vin, v, &d, &due_km, &limit_km) != PW_OK)
 		return PW_EIO;
 	(void)limit_km; /* the memo derives it: due_km + due_lead_km */
 	memo->maint_due_km = (float)due_km;
@@ -784,7 +798,7 @@ int sweep_judge_maintenance(struct sweep *sw, const char *vin, int64_t now_ms,
 	if (!d.known)
 		return PW_OK;
 	*known = 1;
-	return maintenance_inputs(sw, vin, &d, v);
+	return maintenance_inputs(sw, vin, NULL, &d, v);
 }
 
 int sweep_window(struct sweep *sw, const char *vin, int32_t from, int32_t to,

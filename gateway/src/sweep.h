@@ -83,9 +83,11 @@ int sweep_window(struct sweep *sw, const char *vin, int32_t from, int32_t to,
                  struct rules_window *w);
 
 /* The alerts_maintenance_fn for ingest (ctx: a struct sweep on the core's
- * connection): the maintenance rule for one vehicle in the caller's
- * transaction, its thresholds written into `memo`. */
-int sweep_maintenance_hook(void *ctx, const char *vin, int64_t now_ms, struct rules_memo *memo);
+ * connection): the maintenance rule for vehicle `v` in the caller's
+ * transaction, with v's odometer and ts (not its vehicle_state row's), its
+ * thresholds written into `memo`. */
+int sweep_maintenance_hook(void *ctx, const struct pw_vehicle *v, int64_t now_ms,
+                           struct rules_memo *memo);
 
 /* `pitwall sweep [--config FILE] [--db FILE] [--now ISO8601]`; argv[0] is
  * "sweep". Prints the events as JSON lines on stdout and a summary on

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -31,6 +32,7 @@
 #include "events.h"
 #include "greet.h"
 #include "ingest.h"
+#include "journal.h"
 #include "metrics.h"
 #include "state.h"
 #include "store.h"
@@ -575,6 +577,59 @@ static void test_restart_knows_who_is_on_site(void **state)
 	state_free(st2);
 }
 
+/* A journaled core writes vehicle_state rows only at its group commit; a
+ * new visit's health brief still shows the car as of the message that
+ * opened it (geofence: that very message; camera: the car's last one). */
+static void test_brief_sees_the_uncommitted_row(void **state)
+{
+	struct fx *f = *state;
+	char jpath[128];
+	struct journal *j;
+	json_t *a, *b;
+
+	snprintf(jpath, sizeof(jpath), "/tmp/pw-arrival-journal-%d", (int)getpid());
+	unlink(jpath);
+	j = journal_open(jpath);
+	assert_non_null(j);
+	ingest_free(f->in);
+	f->in = ingest_new(&(struct ingest_options){.site_id = "jinan-west",
+	                                            .clock = &f->clock,
+	                                            .metrics = f->metrics,
+	                                            .store = f->store,
+	                                            .state = f->state,
+	                                            .history_interval_s = 300,
+	                                            .journal = j,
+	                                            .batch_max_messages = 1000,
+	                                            .batch_max_ms = 600000,
+	                                            .arrivals = f->as});
+	assert_non_null(f->in);
+
+	/* geofence: the brief has the arriving message itself (ignition off) */
+	pull_in(f, V1, NOW);
+	assert_int_equal(count(f, "SELECT count(*) FROM arrival"), 1);
+	a = outbox_json(f, "arrival");
+	b = json_object_get(a, "brief");
+	assert_true(json_integer_value(json_object_get(b, "seen_ts")) == NOW);
+	str_is(b, "ignition", "off");
+	json_decref(a);
+
+	/* camera: V2 drove by (not in), its rows wait for the commit */
+	drive(f, V2, NOW + MIN, 3000, 50, "on");
+	drive(f, V2, NOW + 2 * MIN, 2500, 40, "acc");
+	plate(f, NOW + 3 * MIN, "鲁AD12345", 0.95);
+	assert_int_equal(count(f, "SELECT count(*) FROM arrival"), 2);
+	a = outbox_json(f, "arrival");
+	str_is(a, "vin", V2);
+	b = json_object_get(a, "brief");
+	assert_true(json_integer_value(json_object_get(b, "seen_ts")) == NOW + 2 * MIN);
+	str_is(b, "ignition", "acc");
+	json_decref(a);
+
+	assert_int_equal(ingest_flush(f->in), PW_OK);
+	journal_close(j);
+	unlink(jpath);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +645,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_first_report_is_no_edge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_arrival_not_greeted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_knows_who_is_on_site, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_brief_sees_the_uncommitted_row, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

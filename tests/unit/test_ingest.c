@@ -337,6 +337,258 @@ static void test_journal_replay_longer_than_a_group(void **ctx)
 	unlink(jpath);
 }
 
+/* The vehicle_state row of `vin` as `st` reads it (its own transaction
+ * included), in a fresh table `rows`; NULL if it has none. */
+static const struct pw_vehicle *row_of(struct store *st, struct state *rows, const char *vin)
+{
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(rows), load_into, rows), 0);
+	return state_find(rows, vin);
+}
+
+static void assert_row_is(const struct pw_vehicle *row, const struct pw_vehicle *v)
+{
+	assert_non_null(row);
+	assert_non_null(v);
+	assert_int_equal(row->msg_count, v->msg_count);
+	assert_int_equal(row->seq_max, v->seq_max);
+	assert_true(row->seq_window == v->seq_window);
+	assert_int_equal(row->ts_ms, v->ts_ms);
+	assert_true(row->latest.odometer_km == v->latest.odometer_km);
+	assert_int_equal(row->online, v->online);
+	assert_int_equal(row->status_ts_ms, v->status_ts_ms);
+	assert_int_equal(row->history_bucket, v->history_bucket);
+}
+
+/* Without a journal each message is its own transaction: its vehicle's
+ * row is in SQLite as soon as ingest_process returns. */
+static void test_rows_written_per_message_without_journal(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char buf[256];
+	struct state *rows;
+
+	for (int seq = 0; seq < 3; seq++) {
+		assert_int_equal(
+		    process(f, "pitwall/v1/vehicles/" VIN_A "/telemetry",
+		            msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq, 100 + seq)),
+		    0);
+		rows = state_new(16);
+		assert_row_is(row_of(f->store, rows, VIN_A), state_find(f->state, VIN_A));
+		assert_int_equal(row_of(f->store, rows, VIN_A)->msg_count, seq + 1);
+		state_free(rows);
+	}
+	assert_int_equal(state_find(f->state, VIN_A)->row_dirty, 0);
+}
+
+/* Journal mode: a vehicle's row is written once per group, at its commit,
+ * from the newest state (telemetry and status alike); a vehicle with no
+ * message in a group keeps its row. */
+static void test_rows_written_at_group_commit(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char db[128], jpath[160], buf[256];
+	struct store *st;
+	struct state *state, *rows;
+	struct journal *j;
+	struct ingest *in;
+	const char *ta = "pitwall/v1/vehicles/" VIN_A "/telemetry";
+	const char *tb = "pitwall/v1/vehicles/" VIN_B "/telemetry";
+	const char *sa = "pitwall/v1/vehicles/" VIN_A "/status";
+
+	snprintf(db, sizeof(db), "/tmp/pw-ingest-rows-%d.db", (int)getpid());
+	snprintf(jpath, sizeof(jpath), "%s.journal", db);
+	unlink(db);
+	unlink(jpath);
+	st = store_open(db, STORE_READ_WRITE);
+	state = state_new(16);
+	j = journal_open(jpath);
+	in = ingest_new(&(struct ingest_options){.site_id = "s",
+	                                         .clock = &f->clock,
+	                                         .metrics = f->metrics,
+	                                         .store = st,
+	                                         .state = state,
+	                                         .history_interval_s = 300,
+	                                         .journal = j,
+	                                         .batch_max_messages = 1000,
+	                                         .batch_max_ms = 60000});
+	for (int seq = 0; seq < 5; seq++) {
+		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq);
+		assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
+		if (seq < 3) {
+			msg(buf, sizeof(buf), VIN_B, seq, f->now_ms - 4000 + seq, 50 + seq);
+			assert_int_equal(
+			    ingest_process(in, tb, strlen(tb), buf, strlen(buf), &f->out), 0);
+		}
+	}
+	snprintf(buf, sizeof(buf), "{\"v\":1,\"online\":true,\"ts\":%lld}", (long long)f->now_ms);
+	assert_int_equal(ingest_process(in, sa, strlen(sa), buf, strlen(buf), &f->out), 0);
+	assert_int_equal(journal_records(j), 9);
+	assert_int_equal(state_find(state, VIN_A)->row_dirty, 1);
+	/* not written yet, not even inside the open group */
+	rows = state_new(16);
+	assert_null(row_of(st, rows, VIN_A));
+	assert_null(row_of(st, rows, VIN_B));
+	state_free(rows);
+
+	assert_int_equal(ingest_flush(in), 0);
+	assert_int_equal(journal_records(j), 0);
+	assert_int_equal(state_find(state, VIN_A)->row_dirty, 0);
+	assert_int_equal(state_find(state, VIN_B)->row_dirty, 0);
+	rows = state_new(16);
+	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
+	assert_row_is(row_of(st, rows, VIN_B), state_find(state, VIN_B));
+	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 5);
+	assert_int_equal(row_of(st, rows, VIN_A)->online, 1);
+	state_free(rows);
+
+	/* the next group: only VIN_A changes, and its row follows */
+	msg(buf, sizeof(buf), VIN_A, 5, f->now_ms - 1000, 200);
+	assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
+	assert_int_equal(ingest_flush(in), 0);
+	rows = state_new(16);
+	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
+	assert_row_is(row_of(st, rows, VIN_B), state_find(state, VIN_B));
+	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 6);
+	assert_int_equal(row_of(st, rows, VIN_B)->msg_count, 3);
+	state_free(rows);
+
+	ingest_free(in);
+	journal_close(j);
+	state_free(state);
+	store_close(st);
+	unlink(db);
+	unlink(jpath);
+}
+
+/* A group cut by its size mid-stream commits the rows of the message that
+ * filled it too (its copy not yet in the table), and the next group notes
+ * that vehicle again. */
+static void test_rows_of_the_message_that_fills_a_group(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char db[128], jpath[160], buf[256];
+	struct store *st;
+	struct state *state, *rows;
+	struct journal *j;
+	struct ingest *in;
+	const char *ta = "pitwall/v1/vehicles/" VIN_A "/telemetry";
+
+	snprintf(db, sizeof(db), "/tmp/pw-ingest-fill-%d.db", (int)getpid());
+	snprintf(jpath, sizeof(jpath), "%s.journal", db);
+	unlink(db);
+	unlink(jpath);
+	st = store_open(db, STORE_READ_WRITE);
+	state = state_new(16);
+	j = journal_open(jpath);
+	in = ingest_new(&(struct ingest_options){.site_id = "s",
+	                                         .clock = &f->clock,
+	                                         .metrics = f->metrics,
+	                                         .store = st,
+	                                         .state = state,
+	                                         .history_interval_s = 300,
+	                                         .journal = j,
+	                                         .batch_max_messages = 3,
+	                                         .batch_max_ms = 60000});
+	for (int seq = 0; seq < 7; seq++) {
+		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq);
+		assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
+		rows = state_new(16);
+		/* groups of 3: committed after seq 2 and seq 5 */
+		if (seq < 2)
+			assert_null(row_of(st, rows, VIN_A));
+		else
+			assert_int_equal(row_of(st, rows, VIN_A)->msg_count, seq < 5 ? 3 : 6);
+		state_free(rows);
+		assert_int_equal(state_find(state, VIN_A)->row_dirty, seq == 2 || seq == 5 ? 0 : 1);
+	}
+	assert_int_equal(ingest_flush(in), 0);
+	rows = state_new(16);
+	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
+	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 7);
+	state_free(rows);
+	ingest_free(in);
+	journal_close(j);
+	state_free(state);
+	store_close(st);
+	unlink(db);
+	unlink(jpath);
+}
+
+/* A message applied and journaled but whose group never committed (killed
+ * before it) leaves its vehicle's row as the last commit wrote it; the
+ * replay at the next start brings the row up to date. */
+static void test_unflushed_row_replayed_after_crash(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char db[128], jpath[160], buf[256];
+	struct store *st;
+	struct state *state, *rows;
+	struct journal *j;
+	struct ingest *in;
+	long replayed = 0;
+	const char *ta = "pitwall/v1/vehicles/" VIN_A "/telemetry";
+	struct ingest_options opt = {.site_id = "s",
+	                             .clock = &f->clock,
+	                             .metrics = f->metrics,
+	                             .history_interval_s = 300,
+	                             .batch_max_messages = 1000,
+	                             .batch_max_ms = 60000};
+
+	snprintf(db, sizeof(db), "/tmp/pw-ingest-unflushed-%d.db", (int)getpid());
+	snprintf(jpath, sizeof(jpath), "%s.journal", db);
+	unlink(db);
+	unlink(jpath);
+	st = store_open(db, STORE_READ_WRITE);
+	state = state_new(16);
+	j = journal_open(jpath);
+	opt.store = st;
+	opt.state = state;
+	opt.journal = j;
+	in = ingest_new(&opt);
+	for (int seq = 0; seq < 5; seq++) {
+		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq);
+		assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
+		if (seq == 2)
+			assert_int_equal(ingest_flush(in), 0); /* 0..2 committed */
+	}
+	/* killed: 3 and 4 are only in the journal */
+	store_rollback(st);
+	ingest_free(in);
+	journal_close(j);
+	state_free(state);
+	store_close(st);
+
+	st = store_open(db, STORE_READ_WRITE);
+	rows = state_new(16);
+	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 3);
+	assert_int_equal(row_of(st, rows, VIN_A)->seq_max, 2);
+	state_free(rows);
+	state = state_new(16);
+	j = journal_open(jpath);
+	opt.store = st;
+	opt.state = state;
+	opt.journal = j;
+	in = ingest_new(&opt);
+	assert_int_equal(store_load_vehicles(st, state_dtcsets(state), load_into, state), 0);
+	assert_int_equal(ingest_replay_journal(in, &replayed), 0);
+	assert_int_equal(replayed, 2);
+	assert_int_equal(state_find(state, VIN_A)->msg_count, 5);
+	ingest_free(in);
+	journal_close(j);
+	store_close(st);
+
+	st = store_open(db, STORE_READ_WRITE);
+	rows = state_new(16);
+	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
+	assert_int_equal(row_of(st, rows, VIN_A)->seq_max, 4);
+	assert_true(row_of(st, rows, VIN_A)->latest.odometer_km > 103.9);
+	state_free(rows);
+	state_free(state);
+	store_close(st);
+	unlink(db);
+	unlink(jpath);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +601,13 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_replay_after_crash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_replay_longer_than_a_group, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_rows_written_per_message_without_journal, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_rows_written_at_group_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rows_of_the_message_that_fills_a_group, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_unflushed_row_replayed_after_crash, setup,
 	                                    teardown),
 	};
 
