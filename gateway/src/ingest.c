@@ -48,6 +48,7 @@ struct ingest {
 	int txn_open;            /* a transaction is open on the store */
 	long txn_messages;       /* messages in the open group transaction */
 	uint64_t txn_started_us; /* monotonic time it opened */
+	uint64_t txn_last_us;    /* ... and its last message came */
 	int batch_max_messages;
 	uint64_t batch_max_us;
 	int replaying;                  /* replaying the journal: no appends, no metrics */
@@ -56,6 +57,7 @@ struct ingest {
 	struct catchup *owe_lists;      /* ... to the list consoles */
 	int wrote;     /* this message wrote rows beyond its vehicles' (a plate read) */
 	int flush_now; /* a visit was opened: commit the group at once (displays wait) */
+	int urgent;    /* ... and it was: ingest_take_urgent tells the tick */
 	/* vehicles whose vehicle_state row the open transaction still has to
 	 * write (their copies' row_dirty is set); grows by doubling, kept */
 	char (*dirty)[PW_VIN_LEN + 1];
@@ -74,8 +76,10 @@ struct ingest *ingest_new(const struct ingest_options *opt)
 	in->history_interval_ms = (int64_t)opt->history_interval_s * 1000;
 	if (in->history_interval_ms <= 0)
 		in->history_interval_ms = 300 * 1000;
-	in->batch_max_messages = opt->batch_max_messages > 0 ? opt->batch_max_messages : 1000;
-	in->batch_max_us = (uint64_t)(opt->batch_max_ms > 0 ? opt->batch_max_ms : 50) * 1000;
+	in->batch_max_messages =
+	    opt->batch_max_messages > 0 ? opt->batch_max_messages : INGEST_GROUP_MESSAGES;
+	in->batch_max_us =
+	    (uint64_t)(opt->batch_max_ms > 0 ? opt->batch_max_ms : INGEST_GROUP_MS) * 1000;
 	log_limiter_init(&in->reject_log, 20, 10 * 1000);
 	in->owe_all = catchup_new();
 	in->owe_lists = catchup_new();
@@ -475,6 +479,7 @@ static int open_transaction(struct ingest *in)
 	in->txn_open = 1;
 	in->txn_messages = 0;
 	in->txn_started_us = monotonic_us();
+	in->txn_last_us = in->txn_started_us;
 	return PW_OK;
 }
 
@@ -535,10 +540,34 @@ static int commit_message(struct ingest *in, const char *topic, size_t topic_len
 	if (!in->replaying && journal_append(in->opt.journal, topic, topic_len, payload, len))
 		return PW_EIO;
 	in->txn_messages++;
+	in->txn_last_us = monotonic_us();
 	if (in->txn_messages >= in->batch_max_messages ||
-	    monotonic_us() - in->txn_started_us >= in->batch_max_us)
+	    in->txn_last_us - in->txn_started_us >= in->batch_max_us)
 		return ingest_flush(in);
 	return PW_OK;
+}
+
+int ingest_group_open(const struct ingest *in)
+{
+	return in->txn_open;
+}
+
+int ingest_take_urgent(struct ingest *in)
+{
+	int urgent = in->urgent;
+
+	in->urgent = 0;
+	return urgent;
+}
+
+int ingest_flush_idle(struct ingest *in)
+{
+	uint64_t now = monotonic_us();
+
+	if (!in->txn_open || (now - in->txn_last_us < (uint64_t)INGEST_IDLE_MS * 1000 &&
+	                      now - in->txn_started_us < in->batch_max_us))
+		return PW_OK;
+	return ingest_flush(in);
 }
 
 static void count_outcome(struct ingest *in, const struct ingest_output *out,
@@ -604,8 +633,10 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 	if (rc == PW_OK && (in->n_pending > 0 || in->wrote)) {
 		rc = commit_message(in, topic, topic_len, payload, len);
 		/* a visit opened: to the displays without waiting for the group */
-		if (rc == PW_OK && in->flush_now && in->txn_open && !in->replaying)
+		if (rc == PW_OK && in->flush_now && in->txn_open && !in->replaying) {
 			rc = ingest_flush(in);
+			in->urgent = 1;
+		}
 	} else if (rc == PW_OK && !in->opt.journal)
 		rc = ingest_flush(in); /* nothing written: ends the empty transaction */
 	if (rc != PW_OK) {

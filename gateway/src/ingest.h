@@ -7,8 +7,11 @@
  * transaction. With a journal (the daemon) a message is committed when its
  * record is appended to the journal; its SQLite writes join an open
  * transaction that is committed for many messages at once (group commit:
- * every batch_max_messages, or batch_max_ms after it opened, or when the
- * main thread calls ingest_flush), and the journal is emptied after each.
+ * every batch_max_messages, or batch_max_ms after it opened, or once the
+ * stream pauses for INGEST_IDLE_MS — main.c's tick calls ingest_flush_idle
+ * — or whenever another writer needs SQLite: ingest_flush), and the journal
+ * is emptied after each. A long group is what makes a backlog cheap: a car
+ * whose messages it holds many of has its vehicle_state row written once.
  *
  * No MQTT here (mqtt.c feeds it and publishes what it returns), so it is
  * tested with a real store and no broker. With a hub, every vehicle a
@@ -47,6 +50,10 @@ struct ingest_output {
 	struct ingest_reject rejects[PW_BATCH_MAX];
 };
 
+#define INGEST_GROUP_MESSAGES 20000 /* a group commits at this many messages, */
+#define INGEST_GROUP_MS       200   /* or this old (under ws.c's REPLAY_MS), */
+#define INGEST_IDLE_MS        20    /* or when no message came for this long */
+
 struct ingest_options {
 	const char *site_id;          /* plate reads for other sites are rejected */
 	const struct pw_clock *clock; /* borrowed */
@@ -57,8 +64,9 @@ struct ingest_options {
 	struct journal *journal; /* borrowed; NULL: one transaction per message */
 	struct alerts *alerts;   /* borrowed, on `store`'s connection; NULL: no rules
 	                          * (rules.enabled false) */
-	int batch_max_messages;  /* group commit size (journal mode), default 1000 */
-	int batch_max_ms;        /* group commit age (journal mode), default 50 */
+	int batch_max_messages;  /* group commit size (journal mode), default INGEST_GROUP_MESSAGES
+	                          */
+	int batch_max_ms;        /* group commit age (journal mode), default INGEST_GROUP_MS */
 
 	/* WebSocket vehicle frames: the hub (NULL: none), the badges' thresholds,
 	 * and at most one frame per vehicle per frame_interval_ms unless its
@@ -87,6 +95,18 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 /* Commits the open group transaction, if any, and empties the journal.
  * PW_EIO is fatal as above. Core thread, or a thread holding the core lock. */
 int ingest_flush(struct ingest *in);
+
+/* The tick's commit: ingest_flush once the stream has paused for
+ * INGEST_IDLE_MS or the group is batch_max_ms old; else nothing. */
+int ingest_flush_idle(struct ingest *in);
+
+/* A group transaction is open (its writes not yet committed). */
+int ingest_group_open(const struct ingest *in);
+
+/* 1 once after a message opened a visit (and so committed its group at
+ * once): what waits on it — the greeting — should not wait for the tick's
+ * usual cadence. */
+int ingest_take_urgent(struct ingest *in);
 
 /* The throttle's trailing edge (catchup.h): sends the vehicle frames that
  * fell due — a car whose last message no frame carried, a list that has

@@ -39,6 +39,7 @@
 
 #define EXIT_USAGE         2
 #define RETENTION_EVERY_MS (3600LL * 1000)
+#define RULES_BUSY_MS      100               /* the rules' share, while messages stream in */
 #define HUB_FRAMES         4096              /* frames queued for the lws thread ... */
 #define HUB_BYTES          (4 * 1024 * 1024) /* ... and bytes (it is drained every 20 ms) */
 
@@ -269,20 +270,32 @@ struct core {
 	struct metrics *metrics;
 	struct ctlq *ctlq; /* the API's messages to the core */
 	struct state *state;
+	int64_t rules_ms; /* when the rules' share last ran */
 };
 
-/* Core lock held: the idle group commit, the vehicle frames owed (the
- * throttle's trailing edge), then the rules' share (a sweep chunk, the
- * outbox rows to publish). */
+/* Core lock held: the group commit if the stream paused, the vehicle
+ * frames owed (the throttle's trailing edge), then the rules' share (a
+ * sweep chunk, the outbox rows to publish). The rules' share reads and
+ * writes SQLite outside the group, so the group is committed before it;
+ * while messages stream in it runs every RULES_BUSY_MS (long groups are
+ * what make a backlog cheap, ingest.h), and at once after a visit opened
+ * (a greeting waits on it). */
 static int flush_core(void *ctx)
 {
 	struct core *c = ctx;
+	int64_t now = clock_real_ms();
+	int urgent = ingest_take_urgent(c->ingest);
 
-	if (ingest_flush(c->ingest) != PW_OK)
+	if (ingest_flush_idle(c->ingest) != PW_OK)
 		return PW_EIO;
 	ingest_catch_up(c->ingest);
-	if (c->rulesd)
+	if (c->rulesd && (urgent || !ingest_group_open(c->ingest) ||
+	                  now - c->rules_ms >= RULES_BUSY_MS || now < c->rules_ms)) {
+		if (ingest_flush(c->ingest) != PW_OK)
+			return PW_EIO;
 		rulesd_tick_locked(c->rulesd, metrics_mqtt_connected(c->metrics));
+		c->rules_ms = now;
+	}
 	ctlq_apply(c->ctlq, c->state);
 	return PW_OK;
 }
