@@ -51,6 +51,7 @@ struct ingest {
 	uint64_t txn_last_us;    /* ... and its last message came */
 	int batch_max_messages;
 	uint64_t batch_max_us;
+	uint64_t idle_us;               /* a pause this long commits the group (the tick) */
 	int replaying;                  /* replaying the journal: no appends, no metrics */
 	char frame[FRAMES_VEHICLE_MAX]; /* a vehicle frame being rendered */
 	struct catchup *owe_all;        /* vehicles a frame is owed to everyone, by due time */
@@ -80,6 +81,8 @@ struct ingest *ingest_new(const struct ingest_options *opt)
 	    opt->batch_max_messages > 0 ? opt->batch_max_messages : INGEST_GROUP_MESSAGES;
 	in->batch_max_us =
 	    (uint64_t)(opt->batch_max_ms > 0 ? opt->batch_max_ms : INGEST_GROUP_MS) * 1000;
+	in->idle_us =
+	    (uint64_t)(opt->group_idle_ms > 0 ? opt->group_idle_ms : INGEST_IDLE_MS) * 1000;
 	log_limiter_init(&in->reject_log, 20, 10 * 1000);
 	in->owe_all = catchup_new();
 	in->owe_lists = catchup_new();
@@ -564,8 +567,8 @@ int ingest_flush_idle(struct ingest *in)
 {
 	uint64_t now = monotonic_us();
 
-	if (!in->txn_open || (now - in->txn_last_us < (uint64_t)INGEST_IDLE_MS * 1000 &&
-	                      now - in->txn_started_us < in->batch_max_us))
+	if (!in->txn_open ||
+	    (now - in->txn_last_us < in->idle_us && now - in->txn_started_us < in->batch_max_us))
 		return PW_OK;
 	return ingest_flush(in);
 }

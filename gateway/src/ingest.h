@@ -8,7 +8,7 @@
  * record is appended to the journal; its SQLite writes join an open
  * transaction that is committed for many messages at once (group commit:
  * every batch_max_messages, or batch_max_ms after it opened, or once the
- * stream pauses for INGEST_IDLE_MS — main.c's tick calls ingest_flush_idle
+ * stream pauses for group_idle_ms — main.c's tick calls ingest_flush_idle
  * — or whenever another writer needs SQLite: ingest_flush), and the journal
  * is emptied after each. A long group is what makes a backlog cheap: a car
  * whose messages it holds many of has its vehicle_state row written once.
@@ -67,6 +67,8 @@ struct ingest_options {
 	int batch_max_messages;  /* group commit size (journal mode), default INGEST_GROUP_MESSAGES
 	                          */
 	int batch_max_ms;        /* group commit age (journal mode), default INGEST_GROUP_MS */
+	int group_idle_ms;       /* a pause that commits the group (ingest_flush_idle),
+	                          * default INGEST_IDLE_MS */
 
 	/* WebSocket vehicle frames: the hub (NULL: none), the badges' thresholds,
 	 * and at most one frame per vehicle per frame_interval_ms unless its
@@ -97,7 +99,7 @@ int ingest_process(struct ingest *in, const char *topic, size_t topic_len, const
 int ingest_flush(struct ingest *in);
 
 /* The tick's commit: ingest_flush once the stream has paused for
- * INGEST_IDLE_MS or the group is batch_max_ms old; else nothing. */
+ * group_idle_ms or the group is batch_max_ms old; else nothing. */
 int ingest_flush_idle(struct ingest *in);
 
 /* A group transaction is open (its writes not yet committed). */

@@ -202,75 +202,111 @@ static void test_out_of_window_duplicate_found_through_gaps(void **ctx)
 	assert_int_equal(state_find(f->state, VIN_A)->msg_count, 3);
 }
 
+/* A journal-mode core on its own database file and journal, as the daemon
+ * runs it: what the journal tests open, "crash" and open again. */
+struct jcore {
+	char db[128], jpath[160];
+	struct ingest_options opt;
+	struct store *st;
+	struct state *state;
+	struct journal *j;
+	struct ingest *in;
+};
+
+/* Fresh files /tmp/pw-ingest-NAME-PID.db and .journal; groups commit at
+ * `group_messages` (never by age unless the test says so). */
+static void jcore_init(struct jcore *c, struct fixture *f, const char *name, int group_messages)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->db, sizeof(c->db), "/tmp/pw-ingest-%s-%d.db", name, (int)getpid());
+	snprintf(c->jpath, sizeof(c->jpath), "%s.journal", c->db);
+	unlink(c->db);
+	unlink(c->jpath);
+	c->opt = (struct ingest_options){.site_id = "s",
+	                                 .clock = &f->clock,
+	                                 .metrics = f->metrics,
+	                                 .history_interval_s = 300,
+	                                 .batch_max_messages = group_messages,
+	                                 .batch_max_ms = 60000};
+}
+
+/* Opens the store, a state table, the journal and ingest on them. */
+static void jcore_open(struct jcore *c)
+{
+	c->st = store_open(c->db, STORE_READ_WRITE);
+	c->state = state_new(16);
+	c->j = journal_open(c->jpath);
+	assert_non_null(c->st);
+	assert_non_null(c->j);
+	c->opt.store = c->st;
+	c->opt.state = c->state;
+	c->opt.journal = c->j;
+	c->in = ingest_new(&c->opt);
+	assert_non_null(c->in);
+}
+
+/* Killed: the open group never commits; everything is let go. */
+static void jcore_crash(struct jcore *c)
+{
+	store_rollback(c->st);
+	ingest_free(c->in);
+	journal_close(c->j);
+	state_free(c->state);
+	store_close(c->st);
+}
+
+/* Stopped in order (no commit: the caller flushes if it wants one). */
+static void jcore_close(struct jcore *c)
+{
+	ingest_free(c->in);
+	journal_close(c->j);
+	state_free(c->state);
+	store_close(c->st);
+}
+
+static void jcore_remove(struct jcore *c)
+{
+	unlink(c->db);
+	unlink(c->jpath);
+}
+
+/* One message on `topic` through the core. */
+static void jcore_process(struct jcore *c, struct fixture *f, const char *topic, const char *buf)
+{
+	assert_int_equal(ingest_process(c->in, topic, strlen(topic), buf, strlen(buf), &f->out), 0);
+}
+
 /* Journal mode: acknowledged messages live in the journal until the group
  * commit; a crash before it (the open transaction lost) is repaired by the
  * replay at the next start, and replaying twice applies nothing twice. */
 static void test_journal_replay_after_crash(void **ctx)
 {
 	struct fixture *f = *ctx;
-	char db[128], jpath[160], buf[256];
-	struct store *st;
-	struct state *state;
-	struct journal *j;
-	struct ingest *in;
+	const char *topic = "pitwall/v1/vehicles/" VIN_A "/telemetry";
+	struct jcore c;
+	char buf[256];
 	long replayed = 0;
 
-	snprintf(db, sizeof(db), "/tmp/pw-ingest-journal-%d.db", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s.journal", db);
-	unlink(db);
-	unlink(jpath);
-	st = store_open(db, STORE_READ_WRITE);
-	state = state_new(16);
-	j = journal_open(jpath);
-	in = ingest_new(&(struct ingest_options){.site_id = "s",
-	                                         .clock = &f->clock,
-	                                         .metrics = f->metrics,
-	                                         .store = st,
-	                                         .state = state,
-	                                         .history_interval_s = 300,
-	                                         .journal = j,
-	                                         .batch_max_messages = 1000,
-	                                         .batch_max_ms = 60000});
-	for (int seq = 0; seq < 5; seq++) {
-		const char *topic = "pitwall/v1/vehicles/" VIN_A "/telemetry";
-
-		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq, 100 + seq);
-		assert_int_equal(
-		    ingest_process(in, topic, strlen(topic), buf, strlen(buf), &f->out), 0);
-	}
-	assert_int_equal(journal_records(j), 5);
-	/* crash: the group transaction never commits */
-	store_rollback(st);
-	ingest_free(in);
-	journal_close(j);
-	state_free(state);
-	store_close(st);
+	jcore_init(&c, f, "journal", 1000);
+	jcore_open(&c);
+	for (int seq = 0; seq < 5; seq++)
+		jcore_process(&c, f, topic,
+		              msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq, 100 + seq));
+	assert_int_equal(journal_records(c.j), 5);
+	jcore_crash(&c);
 
 	for (int start = 0; start < 2; start++) {
-		st = store_open(db, STORE_READ_WRITE);
-		state = state_new(16);
-		j = journal_open(jpath);
-		in = ingest_new(&(struct ingest_options){.site_id = "s",
-		                                         .clock = &f->clock,
-		                                         .metrics = f->metrics,
-		                                         .store = st,
-		                                         .state = state,
-		                                         .history_interval_s = 300,
-		                                         .journal = j});
-		assert_int_equal(store_load_vehicles(st, state_dtcsets(state), load_into, state),
-		                 0);
-		assert_int_equal(ingest_replay_journal(in, &replayed), 0);
+		jcore_open(&c);
+		assert_int_equal(
+		    store_load_vehicles(c.st, state_dtcsets(c.state), load_into, c.state), 0);
+		assert_int_equal(ingest_replay_journal(c.in, &replayed), 0);
 		assert_int_equal(replayed, start == 0 ? 5 : 0);
-		assert_int_equal(state_find(state, VIN_A)->msg_count, 5);
-		assert_int_equal(state_find(state, VIN_A)->seq_max, 4);
-		assert_int_equal(journal_records(j), 0);
-		ingest_free(in);
-		journal_close(j);
-		state_free(state);
-		store_close(st);
+		assert_int_equal(state_find(c.state, VIN_A)->msg_count, 5);
+		assert_int_equal(state_find(c.state, VIN_A)->seq_max, 4);
+		assert_int_equal(journal_records(c.j), 0);
+		jcore_close(&c);
 	}
-	unlink(db);
-	unlink(jpath);
+	jcore_remove(&c);
 }
 
 /* A replay longer than one group (here 10 messages) commits in one go and
@@ -281,60 +317,39 @@ static void test_journal_replay_after_crash(void **ctx)
 static void test_journal_replay_longer_than_a_group(void **ctx)
 {
 	struct fixture *f = *ctx;
-	char db[128], jpath[160], buf[256];
-	struct store *st;
-	struct state *state;
-	struct journal *j;
-	struct ingest *in;
-	long replayed = 0;
 	const char *topic = "pitwall/v1/vehicles/" VIN_A "/telemetry";
-	struct ingest_options opt = {.site_id = "s",
-	                             .clock = &f->clock,
-	                             .metrics = f->metrics,
-	                             .history_interval_s = 300,
-	                             .batch_max_messages = 10,
-	                             .batch_max_ms = 60000};
+	struct jcore c;
+	struct journal *j;
+	struct state *state;
+	struct store *st;
+	char buf[256];
+	long replayed = 0;
 
-	snprintf(db, sizeof(db), "/tmp/pw-ingest-replay-%d.db", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s.journal", db);
-	unlink(db);
-	unlink(jpath);
+	jcore_init(&c, f, "replay", 10);
 	/* 50 messages journaled, as if acknowledged before a crash */
-	st = store_open(db, STORE_READ_WRITE);
-	j = journal_open(jpath);
+	j = journal_open(c.jpath);
 	for (int seq = 0; seq < 50; seq++) {
 		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 50000 + seq * 100, 100 + seq);
 		assert_int_equal(journal_append(j, topic, strlen(topic), buf, strlen(buf)), 0);
 	}
 	journal_close(j);
-	store_close(st);
 
-	st = store_open(db, STORE_READ_WRITE);
-	state = state_new(16);
-	j = journal_open(jpath);
-	opt.store = st;
-	opt.state = state;
-	opt.journal = j;
-	in = ingest_new(&opt);
-	assert_int_equal(ingest_replay_journal(in, &replayed), 0);
+	jcore_open(&c);
+	assert_int_equal(ingest_replay_journal(c.in, &replayed), 0);
 	assert_int_equal(replayed, 50);
-	assert_int_equal(state_find(state, VIN_A)->msg_count, 50);
-	assert_int_equal(state_find(state, VIN_A)->seq_max, 49);
-	assert_int_equal(journal_records(j), 0);
-	ingest_free(in);
-	journal_close(j);
-	state_free(state);
-	store_close(st);
+	assert_int_equal(state_find(c.state, VIN_A)->msg_count, 50);
+	assert_int_equal(state_find(c.state, VIN_A)->seq_max, 49);
+	assert_int_equal(journal_records(c.j), 0);
+	jcore_close(&c);
 
 	/* and SQLite holds all 50 */
-	st = store_open(db, STORE_READ_WRITE);
+	st = store_open(c.db, STORE_READ_WRITE);
 	state = state_new(16);
 	assert_int_equal(store_load_vehicles(st, state_dtcsets(state), load_into, state), 0);
 	assert_int_equal(state_find(state, VIN_A)->msg_count, 50);
 	state_free(state);
 	store_close(st);
-	unlink(db);
-	unlink(jpath);
+	jcore_remove(&c);
 }
 
 /* The vehicle_state row of `vin` as `st` reads it (its own transaction
@@ -386,78 +401,56 @@ static void test_rows_written_per_message_without_journal(void **ctx)
 static void test_rows_written_at_group_commit(void **ctx)
 {
 	struct fixture *f = *ctx;
-	char db[128], jpath[160], buf[256];
-	struct store *st;
-	struct state *state, *rows;
-	struct journal *j;
-	struct ingest *in;
 	const char *ta = "pitwall/v1/vehicles/" VIN_A "/telemetry";
 	const char *tb = "pitwall/v1/vehicles/" VIN_B "/telemetry";
 	const char *sa = "pitwall/v1/vehicles/" VIN_A "/status";
+	struct jcore c;
+	struct state *rows;
+	char buf[256];
 
-	snprintf(db, sizeof(db), "/tmp/pw-ingest-rows-%d.db", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s.journal", db);
-	unlink(db);
-	unlink(jpath);
-	st = store_open(db, STORE_READ_WRITE);
-	state = state_new(16);
-	j = journal_open(jpath);
-	in = ingest_new(&(struct ingest_options){.site_id = "s",
-	                                         .clock = &f->clock,
-	                                         .metrics = f->metrics,
-	                                         .store = st,
-	                                         .state = state,
-	                                         .history_interval_s = 300,
-	                                         .journal = j,
-	                                         .batch_max_messages = 1000,
-	                                         .batch_max_ms = 60000});
+	jcore_init(&c, f, "rows", 1000);
+	jcore_open(&c);
 	for (int seq = 0; seq < 5; seq++) {
-		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq);
-		assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
-		if (seq < 3) {
-			msg(buf, sizeof(buf), VIN_B, seq, f->now_ms - 4000 + seq, 50 + seq);
-			assert_int_equal(
-			    ingest_process(in, tb, strlen(tb), buf, strlen(buf), &f->out), 0);
-		}
+		jcore_process(
+		    &c, f, ta,
+		    msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq));
+		if (seq < 3)
+			jcore_process(
+			    &c, f, tb,
+			    msg(buf, sizeof(buf), VIN_B, seq, f->now_ms - 4000 + seq, 50 + seq));
 	}
 	snprintf(buf, sizeof(buf), "{\"v\":1,\"online\":true,\"ts\":%lld}", (long long)f->now_ms);
-	assert_int_equal(ingest_process(in, sa, strlen(sa), buf, strlen(buf), &f->out), 0);
-	assert_int_equal(journal_records(j), 9);
-	assert_int_equal(state_find(state, VIN_A)->row_dirty, 1);
+	jcore_process(&c, f, sa, buf);
+	assert_int_equal(journal_records(c.j), 9);
+	assert_int_equal(state_find(c.state, VIN_A)->row_dirty, 1);
 	/* not written yet, not even inside the open group */
 	rows = state_new(16);
-	assert_null(row_of(st, rows, VIN_A));
-	assert_null(row_of(st, rows, VIN_B));
+	assert_null(row_of(c.st, rows, VIN_A));
+	assert_null(row_of(c.st, rows, VIN_B));
 	state_free(rows);
 
-	assert_int_equal(ingest_flush(in), 0);
-	assert_int_equal(journal_records(j), 0);
-	assert_int_equal(state_find(state, VIN_A)->row_dirty, 0);
-	assert_int_equal(state_find(state, VIN_B)->row_dirty, 0);
+	assert_int_equal(ingest_flush(c.in), 0);
+	assert_int_equal(journal_records(c.j), 0);
+	assert_int_equal(state_find(c.state, VIN_A)->row_dirty, 0);
+	assert_int_equal(state_find(c.state, VIN_B)->row_dirty, 0);
 	rows = state_new(16);
-	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
-	assert_row_is(row_of(st, rows, VIN_B), state_find(state, VIN_B));
-	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 5);
-	assert_int_equal(row_of(st, rows, VIN_A)->online, 1);
+	assert_row_is(row_of(c.st, rows, VIN_A), state_find(c.state, VIN_A));
+	assert_row_is(row_of(c.st, rows, VIN_B), state_find(c.state, VIN_B));
+	assert_int_equal(row_of(c.st, rows, VIN_A)->msg_count, 5);
+	assert_int_equal(row_of(c.st, rows, VIN_A)->online, 1);
 	state_free(rows);
 
 	/* the next group: only VIN_A changes, and its row follows */
-	msg(buf, sizeof(buf), VIN_A, 5, f->now_ms - 1000, 200);
-	assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
-	assert_int_equal(ingest_flush(in), 0);
+	jcore_process(&c, f, ta, msg(buf, sizeof(buf), VIN_A, 5, f->now_ms - 1000, 200));
+	assert_int_equal(ingest_flush(c.in), 0);
 	rows = state_new(16);
-	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
-	assert_row_is(row_of(st, rows, VIN_B), state_find(state, VIN_B));
-	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 6);
-	assert_int_equal(row_of(st, rows, VIN_B)->msg_count, 3);
+	assert_row_is(row_of(c.st, rows, VIN_A), state_find(c.state, VIN_A));
+	assert_row_is(row_of(c.st, rows, VIN_B), state_find(c.state, VIN_B));
+	assert_int_equal(row_of(c.st, rows, VIN_A)->msg_count, 6);
+	assert_int_equal(row_of(c.st, rows, VIN_B)->msg_count, 3);
 	state_free(rows);
-
-	ingest_free(in);
-	journal_close(j);
-	state_free(state);
-	store_close(st);
-	unlink(db);
-	unlink(jpath);
+	jcore_close(&c);
+	jcore_remove(&c);
 }
 
 /* A group cut by its size mid-stream commits the rows of the message that
@@ -466,52 +459,34 @@ static void test_rows_written_at_group_commit(void **ctx)
 static void test_rows_of_the_message_that_fills_a_group(void **ctx)
 {
 	struct fixture *f = *ctx;
-	char db[128], jpath[160], buf[256];
-	struct store *st;
-	struct state *state, *rows;
-	struct journal *j;
-	struct ingest *in;
 	const char *ta = "pitwall/v1/vehicles/" VIN_A "/telemetry";
+	struct jcore c;
+	struct state *rows;
+	char buf[256];
 
-	snprintf(db, sizeof(db), "/tmp/pw-ingest-fill-%d.db", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s.journal", db);
-	unlink(db);
-	unlink(jpath);
-	st = store_open(db, STORE_READ_WRITE);
-	state = state_new(16);
-	j = journal_open(jpath);
-	in = ingest_new(&(struct ingest_options){.site_id = "s",
-	                                         .clock = &f->clock,
-	                                         .metrics = f->metrics,
-	                                         .store = st,
-	                                         .state = state,
-	                                         .history_interval_s = 300,
-	                                         .journal = j,
-	                                         .batch_max_messages = 3,
-	                                         .batch_max_ms = 60000});
+	jcore_init(&c, f, "fill", 3);
+	jcore_open(&c);
 	for (int seq = 0; seq < 7; seq++) {
-		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq);
-		assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
+		jcore_process(
+		    &c, f, ta,
+		    msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq));
 		rows = state_new(16);
 		/* groups of 3: committed after seq 2 and seq 5 */
 		if (seq < 2)
-			assert_null(row_of(st, rows, VIN_A));
+			assert_null(row_of(c.st, rows, VIN_A));
 		else
-			assert_int_equal(row_of(st, rows, VIN_A)->msg_count, seq < 5 ? 3 : 6);
+			assert_int_equal(row_of(c.st, rows, VIN_A)->msg_count, seq < 5 ? 3 : 6);
 		state_free(rows);
-		assert_int_equal(state_find(state, VIN_A)->row_dirty, seq == 2 || seq == 5 ? 0 : 1);
+		assert_int_equal(state_find(c.state, VIN_A)->row_dirty,
+		                 seq == 2 || seq == 5 ? 0 : 1);
 	}
-	assert_int_equal(ingest_flush(in), 0);
+	assert_int_equal(ingest_flush(c.in), 0);
 	rows = state_new(16);
-	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
-	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 7);
+	assert_row_is(row_of(c.st, rows, VIN_A), state_find(c.state, VIN_A));
+	assert_int_equal(row_of(c.st, rows, VIN_A)->msg_count, 7);
 	state_free(rows);
-	ingest_free(in);
-	journal_close(j);
-	state_free(state);
-	store_close(st);
-	unlink(db);
-	unlink(jpath);
+	jcore_close(&c);
+	jcore_remove(&c);
 }
 
 /* A message applied and journaled but whose group never committed (killed
@@ -520,64 +495,41 @@ static void test_rows_of_the_message_that_fills_a_group(void **ctx)
 static void test_unflushed_row_replayed_after_crash(void **ctx)
 {
 	struct fixture *f = *ctx;
-	char db[128], jpath[160], buf[256];
-	struct store *st;
-	struct state *state, *rows;
-	struct journal *j;
-	struct ingest *in;
-	long replayed = 0;
 	const char *ta = "pitwall/v1/vehicles/" VIN_A "/telemetry";
-	struct ingest_options opt = {.site_id = "s",
-	                             .clock = &f->clock,
-	                             .metrics = f->metrics,
-	                             .history_interval_s = 300,
-	                             .batch_max_messages = 1000,
-	                             .batch_max_ms = 60000};
+	struct jcore c;
+	struct state *rows, *state;
+	struct store *st;
+	char buf[256];
+	long replayed = 0;
 
-	snprintf(db, sizeof(db), "/tmp/pw-ingest-unflushed-%d.db", (int)getpid());
-	snprintf(jpath, sizeof(jpath), "%s.journal", db);
-	unlink(db);
-	unlink(jpath);
-	st = store_open(db, STORE_READ_WRITE);
-	state = state_new(16);
-	j = journal_open(jpath);
-	opt.store = st;
-	opt.state = state;
-	opt.journal = j;
-	in = ingest_new(&opt);
+	jcore_init(&c, f, "unflushed", 1000);
+	jcore_open(&c);
 	for (int seq = 0; seq < 5; seq++) {
-		msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq);
-		assert_int_equal(ingest_process(in, ta, strlen(ta), buf, strlen(buf), &f->out), 0);
+		jcore_process(
+		    &c, f, ta,
+		    msg(buf, sizeof(buf), VIN_A, seq, f->now_ms - 5000 + seq * 10, 100 + seq));
 		if (seq == 2)
-			assert_int_equal(ingest_flush(in), 0); /* 0..2 committed */
+			assert_int_equal(ingest_flush(c.in), 0); /* 0..2 committed */
 	}
-	/* killed: 3 and 4 are only in the journal */
-	store_rollback(st);
-	ingest_free(in);
-	journal_close(j);
-	state_free(state);
-	store_close(st);
+	jcore_crash(&c); /* 3 and 4 are only in the journal */
 
-	st = store_open(db, STORE_READ_WRITE);
+	st = store_open(c.db, STORE_READ_WRITE);
 	rows = state_new(16);
 	assert_int_equal(row_of(st, rows, VIN_A)->msg_count, 3);
 	assert_int_equal(row_of(st, rows, VIN_A)->seq_max, 2);
 	state_free(rows);
-	state = state_new(16);
-	j = journal_open(jpath);
-	opt.store = st;
-	opt.state = state;
-	opt.journal = j;
-	in = ingest_new(&opt);
-	assert_int_equal(store_load_vehicles(st, state_dtcsets(state), load_into, state), 0);
-	assert_int_equal(ingest_replay_journal(in, &replayed), 0);
-	assert_int_equal(replayed, 2);
-	assert_int_equal(state_find(state, VIN_A)->msg_count, 5);
-	ingest_free(in);
-	journal_close(j);
 	store_close(st);
 
-	st = store_open(db, STORE_READ_WRITE);
+	jcore_open(&c);
+	assert_int_equal(store_load_vehicles(c.st, state_dtcsets(c.state), load_into, c.state), 0);
+	assert_int_equal(ingest_replay_journal(c.in, &replayed), 0);
+	assert_int_equal(replayed, 2);
+	assert_int_equal(state_find(c.state, VIN_A)->msg_count, 5);
+	state = c.state;
+	c.state = state_new(16); /* keep the replayed table to compare with */
+	jcore_close(&c);
+
+	st = store_open(c.db, STORE_READ_WRITE);
 	rows = state_new(16);
 	assert_row_is(row_of(st, rows, VIN_A), state_find(state, VIN_A));
 	assert_int_equal(row_of(st, rows, VIN_A)->seq_max, 4);
@@ -585,8 +537,46 @@ static void test_unflushed_row_replayed_after_crash(void **ctx)
 	state_free(rows);
 	state_free(state);
 	store_close(st);
-	unlink(db);
-	unlink(jpath);
+	jcore_remove(&c);
+}
+
+/* The tick's commit (ingest_flush_idle) leaves a group open while messages
+ * keep coming and commits it once the stream pauses, or once it is old. */
+static void test_group_commits_when_the_stream_pauses(void **ctx)
+{
+	struct fixture *f = *ctx;
+	const char *ta = "pitwall/v1/vehicles/" VIN_A "/telemetry";
+	struct jcore c;
+	char buf[256];
+
+	jcore_init(&c, f, "idle", 1000);
+	c.opt.group_idle_ms = 60000; /* "still streaming", however slow the machine */
+	jcore_open(&c);
+	jcore_process(&c, f, ta, msg(buf, sizeof(buf), VIN_A, 0, f->now_ms - 5000, 100));
+	assert_int_equal(ingest_flush_idle(c.in), 0);
+	assert_true(ingest_group_open(c.in));
+	assert_int_equal(journal_records(c.j), 1);
+	jcore_close(&c);
+
+	c.opt.group_idle_ms = 1; /* paused as soon as a millisecond passes */
+	jcore_open(&c);
+	jcore_process(&c, f, ta, msg(buf, sizeof(buf), VIN_A, 1, f->now_ms - 4000, 101));
+	assert_true(ingest_group_open(c.in));
+	usleep(5000);
+	assert_int_equal(ingest_flush_idle(c.in), 0);
+	assert_false(ingest_group_open(c.in));
+	assert_int_equal(journal_records(c.j), 0);
+	jcore_close(&c);
+
+	c.opt.group_idle_ms = 60000;
+	c.opt.batch_max_ms = 1; /* streaming, but the group is old */
+	jcore_open(&c);
+	jcore_process(&c, f, ta, msg(buf, sizeof(buf), VIN_A, 2, f->now_ms - 3000, 102));
+	usleep(5000);
+	assert_int_equal(ingest_flush_idle(c.in), 0);
+	assert_false(ingest_group_open(c.in));
+	jcore_close(&c);
+	jcore_remove(&c);
 }
 
 int main(void)
@@ -608,6 +598,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rows_of_the_message_that_fills_a_group, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_unflushed_row_replayed_after_crash, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commits_when_the_stream_pauses, setup,
 	                                    teardown),
 	};
 
