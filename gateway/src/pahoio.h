@@ -17,7 +17,11 @@
  * 64 KiB buffer, refilled with one non-blocking read when empty; poll()
  * reports POLLIN at once for the buffered socket while bytes are left.
  * The buffer belongs to one socket: close() of it drops what is left (the
- * next connection may get the same descriptor number).
+ * next connection may get the same descriptor number). Paho also asks on
+ * every cycle, without waiting, whether the socket is writable: that is
+ * answered without a system call unless the last write to it did not all
+ * go in (were the answer wrong, Paho's write would see EAGAIN and wait for
+ * the kernel's answer, as for any full socket).
  *
  * Writes: a writev() that is exactly a PUBACK (two iovecs: 0x40 0x02, then
  * the packet id) is appended to a buffer and reported written. The
