@@ -2,8 +2,10 @@
  * journal — append-only commit log of applied MQTT messages; see journal.h.
  *
  * One record is written with one pwritev() of its header, topic, payload and
- * checksum, so a process killed at any instant leaves either the whole record
- * or a torn tail, which replay detects and cuts off. Thread: the core thread.
+ * checksum (deferred: the records held, with one write), so a process killed
+ * at any instant leaves either whole records or a torn tail, which replay
+ * detects and cuts off. Thread: the core thread (or whoever holds the core
+ * lock).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +29,10 @@ struct journal {
 	int fd;
 	char *path;
 	long records;
-	off_t size;
+	off_t size;          /* what the file holds */
+	int deferred;        /* appends go to `held` until journal_write_deferred */
+	unsigned char *held; /* whole records, in order, not yet written */
+	size_t held_len, held_cap;
 };
 
 /* A checksum to tell a whole record from a torn or garbled one: 64-bit
@@ -100,9 +105,49 @@ void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
+	journal_write_deferred(j);
+	free(j->held);
 	close(j->fd);
 	free(j->path);
 	free(j);
+}
+
+/* Writes iov (whole records) at the file's end with one pwritev. */
+static int write_records(struct journal *j, const struct iovec *iov, int iovcnt, size_t total)
+{
+	ssize_t n = pwritev(j->fd, iov, iovcnt, j->size);
+
+	if (n != (ssize_t)total) {
+		log_error("journal", "cannot append to %s: %s", j->path,
+		          n < 0 ? strerror(errno) : "short write");
+		/* leave the file as it was; a torn tail would be cut at replay anyway */
+		if (ftruncate(j->fd, j->size) != 0)
+			log_error("journal", "cannot cut %s back: %s", j->path, strerror(errno));
+		return PW_EIO;
+	}
+	j->size += (off_t)total;
+	return PW_OK;
+}
+
+/* Copies a record into `held`; PW_ENOMEM if it cannot grow. */
+static int hold_record(struct journal *j, const struct iovec *iov, size_t total)
+{
+	if (j->held_len + total > j->held_cap) {
+		size_t cap = j->held_cap ? j->held_cap : 64 * 1024;
+		unsigned char *nb;
+
+		while (cap < j->held_len + total)
+			cap *= 2;
+		if (!(nb = realloc(j->held, cap)))
+			return PW_ENOMEM;
+		j->held = nb;
+		j->held_cap = cap;
+	}
+	for (int i = 0; i < 4; i++) {
+		memcpy(j->held + j->held_len, iov[i].iov_base, iov[i].iov_len);
+		j->held_len += iov[i].iov_len;
+	}
+	return PW_OK;
 }
 
 int journal_append(struct journal *j, const char *topic, size_t topic_len, const void *payload,
@@ -112,7 +157,6 @@ int journal_append(struct journal *j, const char *topic, size_t topic_len, const
 	uint32_t crc;
 	struct iovec iov[4];
 	size_t total = HEADER_BYTES + topic_len + payload_len + 4;
-	ssize_t n;
 
 	if (topic_len > UINT32_MAX || payload_len > UINT32_MAX)
 		return PW_EINVAL;
@@ -127,18 +171,33 @@ int journal_append(struct journal *j, const char *topic, size_t topic_len, const
 	iov[1] = (struct iovec){(void *)topic, topic_len};
 	iov[2] = (struct iovec){(void *)payload, payload_len};
 	iov[3] = (struct iovec){tail, 4};
-	/* pwritev at our own end: a short write is retried from where it stopped */
-	n = pwritev(j->fd, iov, 4, j->size);
-	if (n != (ssize_t)total) {
-		log_error("journal", "cannot append to %s: %s", j->path,
-		          n < 0 ? strerror(errno) : "short write");
-		/* leave the file as it was; a torn tail would be cut at replay anyway */
-		if (ftruncate(j->fd, j->size) != 0)
-			log_error("journal", "cannot cut %s back: %s", j->path, strerror(errno));
-		return PW_EIO;
+	if (j->deferred && hold_record(j, iov, total) == PW_OK) {
+		j->records++;
+		return PW_OK;
 	}
-	j->size += (off_t)total;
+	/* written now: after what is held (no memory to hold it: the same) */
+	if (journal_write_deferred(j) != PW_OK || write_records(j, iov, 4, total) != PW_OK)
+		return PW_EIO;
 	j->records++;
+	return PW_OK;
+}
+
+void journal_set_deferred(struct journal *j, int on)
+{
+	if (!on)
+		journal_write_deferred(j);
+	j->deferred = on;
+}
+
+int journal_write_deferred(struct journal *j)
+{
+	struct iovec iov = {j->held, j->held_len};
+
+	if (!j->held_len)
+		return PW_OK;
+	if (write_records(j, &iov, 1, j->held_len) != PW_OK)
+		return PW_EIO;
+	j->held_len = 0;
 	return PW_OK;
 }
 
@@ -154,6 +213,8 @@ int journal_replay(struct journal *j,
 	int rc = PW_OK;
 
 	*count = 0;
+	if (journal_write_deferred(j) != PW_OK)
+		return PW_EIO;
 	while (pos + HEADER_BYTES <= j->size) {
 		uint32_t tlen, plen;
 		size_t body;
@@ -208,6 +269,7 @@ out:
 
 int journal_reset(struct journal *j)
 {
+	j->held_len = 0; /* committed to SQLite: nothing to write */
 	if (ftruncate(j->fd, 0) != 0) {
 		log_error("journal", "cannot empty %s: %s", j->path, strerror(errno));
 		return PW_EIO;

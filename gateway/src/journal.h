@@ -28,9 +28,24 @@ struct journal;
 struct journal *journal_open(const char *path);
 void journal_close(struct journal *j);
 
-/* Appends one message record with a single write. PW_EIO on failure. */
+/* Appends one message record with a single write — or, deferred, holds it
+ * in memory. PW_EIO on failure. */
 int journal_append(struct journal *j, const char *topic, size_t topic_len, const void *payload,
                    size_t payload_len);
+
+/* Deferred mode (off by default): appends are held in memory and written
+ * by journal_write_deferred, all at once; journal_reset drops them (their
+ * messages are in SQLite then). Only for a caller that acknowledges
+ * nothing before journal_write_deferred has returned PW_OK — mqtt.c, whose
+ * PUBACKs wait for it (pahoio.h) — so a message is durable (written, or
+ * committed to SQLite) before the broker forgets it, with one write per
+ * batch of PUBACKs instead of one per message. Turning it off writes what
+ * is held. */
+void journal_set_deferred(struct journal *j, int on);
+
+/* Writes the held records with one write. PW_OK when nothing is held;
+ * PW_EIO on failure (then nothing held may be acknowledged). */
+int journal_write_deferred(struct journal *j);
 
 /* Calls fn for each intact record from the start, in order; stops at the
  * first torn or corrupt record (cutting the file there) or when fn returns

@@ -400,8 +400,8 @@ static int run_gateway(const struct pw_config *cfg, const struct pw_clock *clk)
 	if (replayed)
 		log_info("main", "replayed %ld uncommitted messages from %s", replayed,
 		         journal_path);
-	mqtt = mqtt_start(
-	    &(struct mqtt_options){.cfg = cfg, .clock = clk, .ingest = ingest, .metrics = metrics});
+	mqtt = mqtt_start(&(struct mqtt_options){
+	    .cfg = cfg, .clock = clk, .ingest = ingest, .metrics = metrics, .journal = journal});
 	if (!mqtt)
 		goto out;
 	wgate_set_core(gate, mqtt, ingest); /* the lws thread's writes now wait for a gap */

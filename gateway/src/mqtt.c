@@ -107,14 +107,18 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Paho receive thread (the core thread). Returns 1 only once the message's
- * effects are committed: Paho acknowledges it after we return (1.3.12,
- * MQTTProtocol_handlePublishes: the callback, then the PUBACK; Paho would
- * acknowledge before the callback only a message it had to queue because
- * an earlier callback returned 0, which this one never does), and
- * pahoio.h may hold that PUBACK a little longer still. If they
- * cannot be committed the process exits without acknowledging: the broker
- * redelivers the message and the restart replays the journal. */
+/* Paho receive thread (the core thread). Returns 1 only once the message
+ * is applied and its journal record appended: Paho acknowledges it after we
+ * return (1.3.12, MQTTProtocol_handlePublishes: the callback, then the
+ * PUBACK; Paho would acknowledge before the callback only a message it had
+ * to queue because an earlier callback returned 0, which this one never
+ * does). Over plain TCP at QoS 1, pahoio.h holds that PUBACK and the
+ * journal holds the record in memory; before held PUBACKs go out,
+ * write_journal_before_acks writes the held records — so either way the
+ * record is on file (or the group is in SQLite) before the broker forgets
+ * the message. If the message cannot be applied the process exits without
+ * acknowledging: the broker redelivers it and the restart replays the
+ * journal. */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct mqtt *m = ctx;
@@ -133,6 +137,24 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	MQTTAsync_freeMessage(&msg);
 	MQTTAsync_free(topic);
 	return 1;
+}
+
+/* pahoio's before_acks (any thread that flushes PUBACKs, holding no lock
+ * of Paho's): the deferred journal records are written before any PUBACK
+ * goes out. If they cannot be, nothing more is acknowledged: exit, as when
+ * a message cannot be committed. */
+static void write_journal_before_acks(void *ctx)
+{
+	struct mqtt *m = ctx;
+	int rc;
+
+	pthread_mutex_lock(&m->core_lock);
+	rc = journal_write_deferred(m->opt.journal);
+	pthread_mutex_unlock(&m->core_lock);
+	if (rc != PW_OK) {
+		log_error("mqtt", "cannot write the journal; exiting without acknowledging");
+		_exit(1);
+	}
 }
 
 void mqtt_lock_core(struct mqtt *m)
@@ -313,6 +335,14 @@ struct mqtt *mqtt_start(const struct mqtt_options *opt)
 	if (strncmp(mc->uri, "ssl://", 6) == 0 || strncmp(mc->uri, "mqtts://", 8) == 0)
 		m->conn.ssl = &m->ssl;
 
+	/* QoS 1 over plain TCP: pahoio holds every PUBACK, so the journal may
+	 * hold its records until one is about to go (one write per batch) */
+	if (m->opt.journal && mc->qos == 1 && !m->conn.ssl) {
+		pahoio_set_before_acks(write_journal_before_acks, m);
+		pthread_mutex_lock(&m->core_lock);
+		journal_set_deferred(m->opt.journal, 1);
+		pthread_mutex_unlock(&m->core_lock);
+	}
 	m->backoff_s = mc->reconnect_min_s > 0 ? mc->reconnect_min_s : 1;
 	log_info("mqtt", "connecting to %s as %s", mc->uri, mc->client_id);
 	if (start_connect(m) != PW_OK)
@@ -486,6 +516,13 @@ void mqtt_stop(struct mqtt *m)
 	pthread_mutex_lock(&m->core_lock);
 	pthread_mutex_unlock(&m->core_lock);
 	MQTTAsync_destroy(&m->client);
+	/* no PUBACK goes out any more: the journal writes as it did */
+	pahoio_set_before_acks(NULL, NULL);
+	if (m->opt.journal) {
+		pthread_mutex_lock(&m->core_lock);
+		journal_set_deferred(m->opt.journal, 0);
+		pthread_mutex_unlock(&m->core_lock);
+	}
 	/* Paho calls nothing any more: what it never confirmed is lost to us */
 	while (m->confirms)
 		confirm_finish(m->confirms, 0);

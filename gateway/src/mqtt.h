@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "ingest.h"
+#include "journal.h"
 #include "metrics.h"
 
 struct mqtt;
@@ -31,6 +32,9 @@ struct mqtt_options {
 	const struct pw_clock *clock; /* borrowed */
 	struct ingest *ingest;        /* borrowed; called on the core thread only */
 	struct metrics *metrics;      /* borrowed */
+	struct journal *journal;      /* borrowed, may be NULL: ingest's journal, whose
+	                               * appends are deferred to the PUBACKs (QoS 1
+	                               * over plain TCP; journal.h, pahoio.h) */
 };
 
 /* Creates the client and starts connecting (asynchronously). NULL on a bad

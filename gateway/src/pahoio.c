@@ -8,8 +8,13 @@
  * Write state (`g`, under `lock`; one MQTT connection at a time):
  *   fd         the socket the held PUBACKs belong to (-1: none yet);
  *   buf        held PUBACK packets, written up to `off`;
+ *   base       stream position of buf[0] (bytes held before it, written);
+ *   conn       bumped for every new connection;
  *   paho_owed  bytes of a packet Paho wrote only partly: nothing of ours
  *              may land before them.
+ * A flush notes the stream position held so far, calls before_acks (the
+ * journal's deferred records are written) with no lock held, then writes
+ * only up to that position: a PUBACK held meanwhile waits for the next.
  * `rx_fd`, `gated_fd` and `pending` mirror them for the lock-free tests on
  * every call. Our own reads, writes and polls go to the kernel (or the
  * sanitizer's interceptor), never back through the wrappers.
@@ -19,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,8 +57,12 @@ static struct {
 	int fd;
 	unsigned char *buf;
 	size_t len, off, cap;
+	uint64_t base;      /* stream position of buf[0]: bytes held before it */
+	unsigned long conn; /* bumped for every new connection */
 	size_t paho_owed;
 } g = {.fd = -1};
+static void (*before_acks)(void *ctx);
+static void *before_acks_ctx;
 static atomic_int gated_fd = -1;
 static atomic_int pending;
 static atomic_int socket_full; /* the last write to fd did not all go in */
@@ -184,18 +194,34 @@ static void forget_locked(int fd)
 {
 	g.fd = fd;
 	g.len = g.off = 0;
+	g.base = 0;
+	g.conn++;
 	g.paho_owed = 0;
 	atomic_store_explicit(&socket_full, 0, memory_order_relaxed);
 	atomic_store_explicit(&gated_fd, fd, memory_order_relaxed);
 	atomic_store_explicit(&pending, 0, memory_order_relaxed);
 }
 
-/* Writes what is held, as far as the socket takes it. A broken connection
- * drops it: Paho notices, reconnects, the broker redelivers. */
-static void write_held_locked(void)
+/* Part of a PUBACK of ours is out and the rest is not: the stream is in
+ * the middle of our packet. */
+static int mid_puback_locked(void)
 {
-	while (g.off < g.len) {
-		ssize_t n = send(g.fd, g.buf + g.off, g.len - g.off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return (g.base + g.off) % PUBACK_BYTES != 0;
+}
+
+/* Writes the held bytes up to stream position `upto`, as far as the socket
+ * takes them. A broken connection drops what is held: Paho notices,
+ * reconnects, the broker redelivers. */
+static void write_held_locked(uint64_t upto)
+{
+	size_t end;
+
+	if (upto <= g.base + g.off)
+		return; /* written already */
+	end = upto - g.base < g.len ? (size_t)(upto - g.base) : g.len;
+
+	while (g.off < end) {
+		ssize_t n = send(g.fd, g.buf + g.off, end - g.off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -203,42 +229,70 @@ static void write_held_locked(void)
 			atomic_store_explicit(&socket_full, 1, memory_order_relaxed);
 			return;
 		}
-		if (n < 0)
+		if (n < 0) {
+			g.off = g.len;
 			break;
+		}
 		g.off += (size_t)n;
 	}
 	atomic_store_explicit(&socket_full, 0, memory_order_relaxed);
-	g.len = g.off = 0;
-	atomic_store_explicit(&pending, 0, memory_order_relaxed);
+	if (g.off == g.len) {
+		g.base += g.len;
+		g.len = g.off = 0;
+		atomic_store_explicit(&pending, 0, memory_order_relaxed);
+	}
 }
 
-static void flush_locked(void)
+/* Writes the PUBACKs held now, once before_acks has made their messages
+ * durable (every PUBACK held now was held after its callback returned, so
+ * after its message's record was appended). Called with neither `lock` nor
+ * the core lock held: before_acks takes the core lock. */
+static void flush_held(void)
 {
-	if (g.fd >= 0 && !g.paho_owed)
-		write_held_locked();
-}
+	uint64_t upto;
+	unsigned long conn;
+	void (*fn)(void *ctx);
+	void *ctx;
 
-/* The receive thread writes a PUBACK: hold it. */
-static ssize_t hold_puback(int fd, const struct iovec *iov, int iovcnt)
-{
 	pthread_mutex_lock(&lock);
+	if (g.fd < 0 || g.off == g.len) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	upto = g.base + g.len;
+	conn = g.conn;
+	fn = before_acks;
+	ctx = before_acks_ctx;
+	pthread_mutex_unlock(&lock);
+	if (fn)
+		fn(ctx);
+	pthread_mutex_lock(&lock);
+	if (g.conn == conn && !g.paho_owed && g.base + g.off < upto)
+		write_held_locked(upto);
+	pthread_mutex_unlock(&lock);
+}
+
+/* A PUBACK on its way out: hold it. 1 if a batch is full now (the caller
+ * flushes, outside the lock); -1 with errno EAGAIN if it cannot be held
+ * (Paho keeps it and writes it again later). */
+static int hold_puback_locked(int fd, const struct iovec *iov)
+{
 	if (fd != g.fd)
 		forget_locked(fd); /* the first PUBACK on this connection */
+	if (g.len + PUBACK_BYTES > g.cap && g.off > 0 && !mid_puback_locked()) {
+		/* what is written goes: the rest moves to the front */
+		memmove(g.buf, g.buf + g.off, g.len - g.off);
+		g.base += g.off;
+		g.len -= g.off;
+		g.off = 0;
+	}
 	if (g.len + PUBACK_BYTES > g.cap) {
 		size_t cap = g.cap ? g.cap * 2 : PAHOIO_ACKS_MAX * PUBACK_BYTES * 2;
 		unsigned char *nb = realloc(g.buf, cap);
 
 		if (!nb) {
-			/* cannot hold it: write it as Paho meant to, unless a
-			 * PUBACK of ours is half out (then Paho retries) */
-			ssize_t n = -1;
-
-			if (g.off % PUBACK_BYTES == 0)
-				n = sys_writev(fd, iov, iovcnt);
-			else
-				errno = EAGAIN;
-			pthread_mutex_unlock(&lock);
-			return n;
+			errno = EAGAIN;
+			return -1;
 		}
 		g.buf = nb;
 		g.cap = cap;
@@ -247,9 +301,23 @@ static ssize_t hold_puback(int fd, const struct iovec *iov, int iovcnt)
 	memcpy(g.buf + g.len + 2, iov[1].iov_base, 2);
 	g.len += PUBACK_BYTES;
 	atomic_store_explicit(&pending, 1, memory_order_relaxed);
-	if (g.len - g.off >= PAHOIO_ACKS_MAX * PUBACK_BYTES)
-		flush_locked();
+	return g.len - g.off >= PAHOIO_ACKS_MAX * PUBACK_BYTES;
+}
+
+static ssize_t hold_puback(int fd, const struct iovec *iov)
+{
+	int full;
+
+	pthread_mutex_lock(&lock);
+	full = hold_puback_locked(fd, iov);
 	pthread_mutex_unlock(&lock);
+	if (full < 0)
+		return -1;
+	/* a full batch goes now, but only from the receive thread: before_acks
+	 * takes the core lock, and another of Paho's threads may hold a lock
+	 * of Paho's that the core lock's holder (the callback) waits for */
+	if (full && is_receiver)
+		flush_held();
 	return PUBACK_BYTES;
 }
 
@@ -266,9 +334,9 @@ static ssize_t gated_writev(int fd, const struct iovec *iov, int iovcnt)
 		pthread_mutex_unlock(&lock);
 		return sys_writev(fd, iov, iovcnt);
 	}
-	if (g.off % PUBACK_BYTES) {
-		write_held_locked();
-		if (g.off % PUBACK_BYTES) {
+	if (mid_puback_locked()) {
+		write_held_locked(g.base + g.off + PUBACK_BYTES - (g.base + g.off) % PUBACK_BYTES);
+		if (mid_puback_locked()) {
 			pthread_mutex_unlock(&lock);
 			errno = EAGAIN; /* Paho retries once the socket is writable */
 			return -1;
@@ -295,9 +363,14 @@ static ssize_t gated_writev(int fd, const struct iovec *iov, int iovcnt)
 /* The process's writev(): Paho's shared library calls this one. */
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	if (is_receiver && is_puback(iov, iovcnt))
-		return hold_puback(fd, iov, iovcnt);
-	if (fd >= 0 && fd == atomic_load_explicit(&gated_fd, memory_order_relaxed))
+	int gated = fd >= 0 && fd == atomic_load_explicit(&gated_fd, memory_order_relaxed);
+
+	/* the receive thread's PUBACKs, and any other thread's on the same
+	 * socket (Paho may queue one and write it later): all wait for
+	 * before_acks */
+	if ((is_receiver || gated) && is_puback(iov, iovcnt))
+		return hold_puback(fd, iov);
+	if (gated)
 		return gated_writev(fd, iov, iovcnt);
 	return sys_writev(fd, iov, iovcnt);
 }
@@ -366,10 +439,15 @@ void pahoio_bind_receiver(void)
 
 void pahoio_flush(void)
 {
-	if (!atomic_load_explicit(&pending, memory_order_relaxed))
-		return;
+	if (atomic_load_explicit(&pending, memory_order_relaxed))
+		flush_held();
+}
+
+void pahoio_set_before_acks(void (*fn)(void *ctx), void *ctx)
+{
 	pthread_mutex_lock(&lock);
-	flush_locked();
+	before_acks = fn;
+	before_acks_ctx = ctx;
 	pthread_mutex_unlock(&lock);
 }
 

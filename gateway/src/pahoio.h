@@ -24,10 +24,12 @@
  * the kernel's answer, as for any full socket).
  *
  * Writes: a writev() that is exactly a PUBACK (two iovecs: 0x40 0x02, then
- * the packet id) is appended to a buffer and reported written. The
- * gateway's callback returns only once the message is committed (mqtt.c),
- * so a PUBACK may go out a little later, with the next ones. Held PUBACKs
- * are written in one write:
+ * the packet id) is appended to a buffer and reported written; Paho writes
+ * it after the gateway's callback returned. Before held PUBACKs are
+ * written, the before_acks hook runs: the gateway writes the journal
+ * records it held back (journal.h), so a message is durable before the
+ * broker forgets it, with one journal write per batch. Held PUBACKs are
+ * written in one write:
  *   - when PAHOIO_ACKS_MAX are held;
  *   - when the receive thread is about to wait for the socket and there is
  *     nothing to read (poll() with a timeout first looks without one), so a
@@ -63,6 +65,13 @@ void pahoio_bind_receiver(void);
 /* Writes the held PUBACKs now, unless Paho is in the middle of a packet.
  * Any thread. */
 void pahoio_flush(void);
+
+/* Called (with no lock of pahoio's held) before held PUBACKs are written:
+ * it must make durable every message whose callback has returned — the
+ * gateway writes the journal's deferred records (journal.h). Any thread
+ * that flushes calls it: the receive thread, the main tick, a stop. NULL:
+ * nothing to do. */
+void pahoio_set_before_acks(void (*fn)(void *ctx), void *ctx);
 
 /* PUBACKs held and not yet written (tests, metrics). */
 size_t pahoio_pending(void);

@@ -159,6 +159,75 @@ static void test_checksum_sees_every_byte(void **state)
 	assert_true(journal_checksum(0, buf, sizeof(buf) - 1) != base);
 }
 
+/* Deferred: appends stay in memory (the file does not grow) until
+ * journal_write_deferred writes them all; then they replay like any. A
+ * reset drops what is held; turning deferral off writes it. */
+static void test_deferred_appends(void **state)
+{
+	char path[128];
+	struct journal *j;
+	struct seen s = {0};
+	long n = 0;
+	off_t one;
+
+	(void)state;
+	temp_path(path, sizeof(path));
+	j = journal_open(path);
+	journal_set_deferred(j, 1);
+	append_three(j);
+	assert_int_equal(journal_records(j), 3);
+	assert_int_equal(file_size(path), 0);
+	assert_int_equal(journal_write_deferred(j), 0);
+	one = file_size(path);
+	assert_true(one > 0);
+	assert_int_equal(journal_write_deferred(j), 0); /* nothing held: nothing written */
+	assert_int_equal(file_size(path), one);
+
+	/* held, then reset (their messages are in SQLite): never written */
+	assert_int_equal(journal_append(j, "t/d", 3, "{}", 2), 0);
+	assert_int_equal(journal_reset(j), 0);
+	assert_int_equal(journal_write_deferred(j), 0);
+	assert_int_equal(file_size(path), 0);
+
+	/* held, then deferral off: written, in order */
+	append_three(j);
+	journal_set_deferred(j, 0);
+	assert_int_equal(file_size(path), one);
+	assert_int_equal(journal_append(j, "t/e", 3, "{}", 2), 0); /* at once now */
+	assert_true(file_size(path) > one);
+	journal_close(j);
+
+	j = journal_open(path);
+	assert_int_equal(journal_replay(j, collect, &s, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(s.topics[0], "t/a");
+	assert_string_equal(s.topics[2], "t/c");
+	assert_string_equal(s.topics[3], "t/e");
+	journal_close(j);
+	unlink(path);
+}
+
+/* Closing writes what is held: a clean stop loses no record. */
+static void test_deferred_close_writes(void **state)
+{
+	char path[128];
+	struct journal *j;
+	struct seen s = {0};
+	long n = 0;
+
+	(void)state;
+	temp_path(path, sizeof(path));
+	j = journal_open(path);
+	journal_set_deferred(j, 1);
+	append_three(j);
+	journal_close(j);
+	j = journal_open(path);
+	assert_int_equal(journal_replay(j, collect, &s, &n), 0);
+	assert_int_equal(n, 3);
+	journal_close(j);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +235,8 @@ int main(void)
 	    cmocka_unit_test(test_torn_tail_is_cut),
 	    cmocka_unit_test(test_corrupt_record_stops_replay),
 	    cmocka_unit_test(test_checksum_sees_every_byte),
+	    cmocka_unit_test(test_deferred_appends),
+	    cmocka_unit_test(test_deferred_close_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

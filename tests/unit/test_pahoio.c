@@ -326,6 +326,65 @@ static void close_drops_what_is_buffered(void **state)
 	assert_int_equal(pahoio_buffered(), 0);
 }
 
+/* before_acks runs before any held PUBACK is written (the journal's
+ * deferred records must be on disk first); a PUBACK held while it runs
+ * waits for the next flush. */
+struct hook_probe {
+	struct pair *p;
+	int calls;
+	size_t peer_had; /* bytes the peer could read when the hook ran */
+	int hold_one;    /* the hook holds a PUBACK of its own, as a racing
+	                  * callback's would be */
+};
+
+static void probe_hook(void *ctx)
+{
+	struct hook_probe *h = ctx;
+	unsigned char buf[256];
+	ssize_t n = recv(h->p->peer, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+
+	h->calls++;
+	h->peer_had = n > 0 ? (size_t)n : 0;
+	if (h->hold_one) {
+		h->hold_one = 0;
+		paho_puback(h->p->ours, 99);
+	}
+}
+
+static void before_acks_runs_first(void **state)
+{
+	struct pair *p = *state;
+	struct hook_probe h = {.p = p};
+	unsigned char buf[4 * PAHOIO_ACKS_MAX + 16];
+
+	pahoio_set_before_acks(probe_hook, &h);
+	pahoio_bind_receiver();
+	paho_puback(p->ours, 60);
+	paho_puback(p->ours, 61);
+	assert_int_equal(h.calls, 0); /* holding calls nothing */
+	h.hold_one = 1;
+	pahoio_flush();
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.peer_had, 0);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 8); /* 60 and 61, not 99 */
+	assert_pubacks(buf, 60, 2);
+	assert_int_equal(pahoio_pending(), 1);
+	pahoio_flush();
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4);
+	assert_pubacks(buf, 99, 1);
+	pahoio_flush(); /* nothing held: no call */
+	assert_int_equal(h.calls, 2);
+	/* a full batch on the receive thread: the hook first, too */
+	for (unsigned id = 1; id <= PAHOIO_ACKS_MAX; id++)
+		paho_puback(p->ours, id);
+	assert_int_equal(h.calls, 3);
+	assert_int_equal(h.peer_had, 0);
+	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4 * PAHOIO_ACKS_MAX);
+	assert_pubacks(buf, 1, PAHOIO_ACKS_MAX);
+	pahoio_set_before_acks(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +402,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(never_inside_a_partly_written_packet, setup, teardown),
 	    cmocka_unit_test_setup_teardown(a_new_connection_forgets_what_is_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(before_acks_runs_first, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
