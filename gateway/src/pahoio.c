@@ -63,6 +63,7 @@ static struct {
 } g = {.fd = -1};
 static void (*before_acks)(void *ctx);
 static void *before_acks_ctx;
+static atomic_int deferring; /* before_acks is set: no PUBACK may pass unheld */
 static atomic_int gated_fd = -1;
 static atomic_int pending;
 static atomic_int socket_full; /* the last write to fd did not all go in */
@@ -366,9 +367,10 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	int gated = fd >= 0 && fd == atomic_load_explicit(&gated_fd, memory_order_relaxed);
 
 	/* the receive thread's PUBACKs, and any other thread's on the same
-	 * socket (Paho may queue one and write it later): all wait for
-	 * before_acks */
-	if ((is_receiver || gated) && is_puback(iov, iovcnt))
+	 * socket (Paho may queue one and write it later), and while the
+	 * journal defers any PUBACK at all: all wait for before_acks */
+	if ((is_receiver || gated || atomic_load_explicit(&deferring, memory_order_relaxed)) &&
+	    is_puback(iov, iovcnt))
 		return hold_puback(fd, iov);
 	if (gated)
 		return gated_writev(fd, iov, iovcnt);
@@ -448,6 +450,7 @@ void pahoio_set_before_acks(void (*fn)(void *ctx), void *ctx)
 	pthread_mutex_lock(&lock);
 	before_acks = fn;
 	before_acks_ctx = ctx;
+	atomic_store(&deferring, fn != NULL);
 	pthread_mutex_unlock(&lock);
 }
 

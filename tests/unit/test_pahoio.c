@@ -375,10 +375,33 @@ static void before_acks_runs_first(void **state)
 	assert_pubacks(buf, 99, 1);
 	pahoio_flush(); /* nothing held: no call */
 	assert_int_equal(h.calls, 2);
+	/* while the hook is set, even another thread's PUBACK on another
+	 * socket is held (none may leave before its message is on file) */
+	{
+		int sv[2];
+		pthread_t t;
+		void *ret;
+		struct pair other;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		other.ours = sv[0];
+		other.peer = sv[1];
+		fcntl(sv[1], F_SETFL, O_NONBLOCK);
+		assert_int_equal(pthread_create(&t, NULL, puback_from_other_thread, &other), 0);
+		pthread_join(t, &ret);
+		assert_int_equal((intptr_t)ret, 4);
+		assert_int_equal(drain(other.peer, buf, sizeof(buf)), 0);
+		pahoio_flush();
+		assert_int_equal(h.calls, 3);
+		assert_int_equal(drain(other.peer, buf, sizeof(buf)), 4);
+		assert_pubacks(buf, 9, 1);
+		close(sv[0]);
+		close(sv[1]);
+	}
 	/* a full batch on the receive thread: the hook first, too */
 	for (unsigned id = 1; id <= PAHOIO_ACKS_MAX; id++)
 		paho_puback(p->ours, id);
-	assert_int_equal(h.calls, 3);
+	assert_int_equal(h.calls, 4);
 	assert_int_equal(h.peer_had, 0);
 	assert_int_equal(drain(p->peer, buf, sizeof(buf)), 4 * PAHOIO_ACKS_MAX);
 	assert_pubacks(buf, 1, PAHOIO_ACKS_MAX);
