@@ -65,9 +65,9 @@
 #define HDR_MAX       512
 #define COOKIE_MAX    4096 /* a Cookie header carries the site's other cookies too */
 /* A snapshot reads SQLite, which the core's group commit fills a little
- * after a message's frame is pushed (batch_max_ms, 50 by default): the
- * vehicle frames of this last stretch are sent again after a snapshot,
- * so no vehicle's last change falls between the two. */
+ * after a message's frame is pushed (at most INGEST_GROUP_MS, 200, later:
+ * ingest.h): the vehicle frames of this last stretch are sent again after
+ * a snapshot, so no vehicle's last change falls between the two. */
 #define REPLAY_MS 500
 
 struct slot {
