@@ -1,7 +1,9 @@
 /*
  * journal — the core's commit log: every MQTT message whose effects were
- * applied is appended here (one write()) before it is acknowledged, and the
- * SQLite writes of many messages are committed together afterwards.
+ * applied is appended here before it is acknowledged (one write per record,
+ * or, deferred, one write for the records held when a batch of PUBACKs is
+ * about to go out), and the SQLite writes of many messages are committed
+ * together afterwards.
  *
  * Why: a SQLite commit costs ~20 µs here (WAL locks and a page write per
  * transaction); one append costs ~2 µs. A message is durable against a
@@ -14,7 +16,8 @@
  *
  * Record: "PWJ1" magic, u32 topic length, u32 payload length, topic,
  * payload, u32 checksum of the three (chained). A torn or corrupt tail (a crash in
- * mid-write) ends the replay and is cut off. Thread: the core thread.
+ * mid-write) ends the replay and is cut off. Thread: the core thread, or
+ * whoever holds the core lock (mqtt.c writes deferred records under it).
  */
 #ifndef PW_JOURNAL_H
 #define PW_JOURNAL_H

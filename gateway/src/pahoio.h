@@ -73,7 +73,7 @@ void pahoio_flush(void);
  * nothing to do. */
 void pahoio_set_before_acks(void (*fn)(void *ctx), void *ctx);
 
-/* PUBACKs held and not yet written (tests, metrics). */
+/* PUBACKs held and not yet written (tests). */
 size_t pahoio_pending(void);
 
 /* Bytes read from the socket and not yet handed to Paho (tests). */
